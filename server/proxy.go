@@ -1,0 +1,60 @@
+package server
+
+import (
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+
+	"github.com/wsp-tunnel/wsp/internal/bufpool"
+)
+
+// urlDest is a parsed, rule-checked destination.
+type urlDest struct {
+	u   *url.URL
+	raw string // u.String(), computed once
+}
+
+type stateKey struct{}
+
+// proxyState travels in the request context from handleRequest to the
+// proxy's Rewrite and Transport.
+type proxyState struct {
+	lease lease
+	dest  *urlDest
+}
+
+func stateOf(r *http.Request) *proxyState {
+	st, _ := r.Context().Value(stateKey{}).(*proxyState)
+	return st
+}
+
+// leaseTransport sends each request over the lease its handler acquired.
+type leaseTransport struct{}
+
+func (leaseTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return stateOf(req).lease.RoundTrip(req)
+}
+
+func (s *Server) newProxy() *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		Rewrite:       rewrite,
+		Transport:     leaseTransport{},
+		FlushInterval: 0,
+		BufferPool:    bufpool.New(32 << 10),
+		ErrorLog:      slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ErrorHandler:  s.writeError,
+	}
+}
+
+// rewrite points the outgoing request at the destination and sets the
+// X-Forwarded headers. The destination also travels in X-Proxy-Destination,
+// which the agent reads and removes.
+func rewrite(pr *httputil.ProxyRequest) {
+	st := stateOf(pr.In)
+	u := *st.dest.u
+	pr.Out.URL = &u
+	pr.Out.Host = ""
+	pr.SetXForwarded()
+	pr.Out.Header.Set("X-Proxy-Destination", st.dest.raw)
+}

@@ -1,0 +1,136 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/yamux"
+
+	v2 "github.com/wsp-tunnel/wsp/internal/v2"
+	"github.com/wsp-tunnel/wsp/internal/wsconn"
+)
+
+// tunnelHost is the host name requests carry on their hop through a v2
+// stream. The real destination travels in X-Proxy-Destination.
+const tunnelHost = "wsp-agent"
+
+// session is one v2 agent connection: a yamux session over a WebSocket,
+// on which the server opens one stream per HTTP connection.
+type session struct {
+	// static after construction
+	id        string
+	max       int64
+	conn      *wsconn.Conn
+	mux       *yamux.Session
+	transport *http.Transport
+	reg       *registry
+	log       *slog.Logger
+
+	active    atomic.Int64 // leases held
+	draining  atomic.Bool  // the agent sent GoAway or was replaced
+	closeOnce sync.Once
+}
+
+func newSession(id string, maxStreams int, conn *wsconn.Conn, reg *registry, pingInterval time.Duration, log *slog.Logger) (*session, error) {
+	mux, err := yamux.Client(conn, v2.MuxConfig(pingInterval, maxStreams, log))
+	if err != nil {
+		return nil, fmt.Errorf("start multiplexer: %w", err)
+	}
+	s := &session{id: id, max: int64(maxStreams), conn: conn, mux: mux, reg: reg, log: log}
+	s.transport = &http.Transport{
+		DialContext:         s.dial,
+		MaxIdleConnsPerHost: maxStreams,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+		WriteBufferSize:     32 << 10,
+		ReadBufferSize:      32 << 10,
+	}
+	return s, nil
+}
+
+// dial opens a stream to the agent.
+func (s *session) dial(ctx context.Context, _, _ string) (net.Conn, error) {
+	st, err := s.mux.OpenStream()
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+// tryAcquire takes a stream slot if one is free.
+func (s *session) tryAcquire() bool {
+	if s.draining.Load() {
+		return false
+	}
+	for {
+		n := s.active.Load()
+		if n >= s.max {
+			return false
+		}
+		if s.active.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// Release frees the slot taken by tryAcquire.
+func (s *session) Release() {
+	s.active.Add(-1)
+	s.reg.notify()
+}
+
+// RoundTrip sends req through a stream of this session.
+func (s *session) RoundTrip(req *http.Request) (*http.Response, error) {
+	out := *req
+	u := *req.URL
+	u.Scheme, u.Host = "http", tunnelHost
+	out.URL = &u
+	resp, err := s.transport.RoundTrip(&out)
+	if err == nil {
+		return resp, nil
+	}
+	switch {
+	case errors.Is(err, yamux.ErrRemoteGoAway):
+		s.draining.Store(true)
+		return nil, fmt.Errorf("agent %s: %w", s.id, ErrAgentDraining)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return nil, err
+	default:
+		return nil, fmt.Errorf("agent %s: %w: %v", s.id, ErrAgentLost, err)
+	}
+}
+
+// run waits for the session to end, then unregisters it.
+func (s *session) run() {
+	<-s.mux.CloseChan()
+	s.reg.removeSession(s)
+	s.close()
+	s.log.Info("agent disconnected", "agent", s.id, "protocol", "v2")
+}
+
+// replaced is called when a newer session with the same id registered.
+func (s *session) replaced() {
+	s.log.Info("agent reconnected: closing its older session", "agent", s.id)
+	s.draining.Store(true)
+	s.close()
+}
+
+func (s *session) close() {
+	s.closeOnce.Do(func() {
+		s.draining.Store(true)
+		s.mux.Close()
+		s.conn.Close()
+		s.transport.CloseIdleConnections()
+	})
+}
