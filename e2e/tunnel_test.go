@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/wsp-tunnel/wsp/internal/config"
 	"github.com/wsp-tunnel/wsp/internal/demoapi"
 	"github.com/wsp-tunnel/wsp/internal/rules"
+	"github.com/wsp-tunnel/wsp/server"
 )
 
 func TestGet(t *testing.T) {
@@ -235,4 +237,49 @@ func TestConcurrent1000(t *testing.T) {
 		t.Fatalf("%d of %d requests failed", failed, n)
 	}
 	t.Logf("1000 concurrent 1 s requests through one agent: %v wall time", time.Since(start).Round(time.Millisecond))
+}
+
+// TestAgentFallsBackToV1Server runs our agent (protocol auto) against our
+// server acting as a legacy v1 server: the agent offers wsp.v2, gets no
+// subprotocol, and must serve over v1.
+func TestAgentFallsBackToV1Server(t *testing.T) {
+	tn := startTunnel(t, options{
+		protocol: "auto",
+		server:   func(c *config.Server) { c.Protocol = "v1" },
+	})
+	agents := tn.core.Agents()
+	if len(agents) != 1 || agents[0].Protocol != "v1" {
+		t.Fatalf("agents = %+v, want one v1 agent", agents)
+	}
+	resp := do(t, tn.request("GET", "/hello", nil))
+	if got := readAll(t, resp); got != "hello world\n" {
+		t.Fatalf("GET: %q", got)
+	}
+	body := bytes.Repeat([]byte{0, 1, 2, 0xff}, 1<<18)
+	resp = do(t, tn.request("POST", "/echo", bytes.NewReader(body)))
+	if got := readAll(t, resp); got != string(body) {
+		t.Fatalf("echo: %d bytes back of %d", len(got), len(body))
+	}
+}
+
+// TestV2AgentRequiresV2 checks that protocol v2 refuses a v1-only server
+// instead of falling back.
+func TestV2AgentRequiresV2(t *testing.T) {
+	scfg := config.DefaultServer()
+	scfg.Protocol = "v1"
+	core, err := server.New(scfg, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := httptest.NewServer(core)
+	defer func() { pub.Close(); core.Close() }()
+	acfg := config.DefaultAgent()
+	acfg.Protocol = "v2"
+	acfg.Targets = []string{"ws" + strings.TrimPrefix(pub.URL, "http") + "/register"}
+	stop := startAgent(t, acfg)
+	time.Sleep(300 * time.Millisecond)
+	stop()
+	if n := len(core.Agents()); n != 0 {
+		t.Fatalf("%d agents registered; a v2-only agent must not register with a v1 server", n)
+	}
 }

@@ -23,7 +23,7 @@ const maxGreeting = 512
 // register accepts an agent's WebSocket: the secret first, then the upgrade,
 // then v2 (subprotocol wsp.v2) or v1 (a greeting message).
 func (s *Server) register(w http.ResponseWriter, r *http.Request) {
-	wantsV2 := slices.Contains(websocket.Subprotocols(r), v2.Subprotocol)
+	wantsV2 := s.cfg.Protocol != "v1" && slices.Contains(websocket.Subprotocols(r), v2.Subprotocol)
 	if !s.secretOK(r) {
 		s.log.Warn("agent refused: invalid secret", "remote", r.RemoteAddr)
 		status := legacyStatus

@@ -50,7 +50,9 @@ func New(cfg config.Server, log *slog.Logger) (*Server, error) {
 		ReadBufferSize:   32 << 10,
 		WriteBufferSize:  64 << 10,
 		WriteBufferPool:  &sync.Pool{},
-		Subprotocols:     []string{v2.Subprotocol},
+	}
+	if cfg.Protocol != "v1" {
+		s.upgrader.Subprotocols = []string{v2.Subprotocol}
 	}
 	s.proxy = s.newProxy()
 	s.mux = http.NewServeMux()

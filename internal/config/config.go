@@ -30,6 +30,7 @@ type Server struct {
 	IdleConnTimeout   time.Duration // idleconntimeout: keep-alive idle on the public listener, default 120s
 	MaxHeaderBytes    int           // maxheaderbytes: public listener, default 1 MiB
 	LegacyStatus      bool          // legacystatus: answer application errors with v1's 526
+	Protocol          string        // protocol: auto (v2 and v1 agents) or v1 (act as a legacy server), default auto
 	LogLevel          string        // loglevel: debug, info, warn or error, default info
 }
 
@@ -67,6 +68,7 @@ func DefaultServer() Server {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleConnTimeout:   120 * time.Second,
 		MaxHeaderBytes:    1 << 20,
+		Protocol:          "auto",
 		LogLevel:          "info",
 	}
 }
@@ -150,6 +152,7 @@ func serverFields(c *Server) []field {
 		{"idleconntimeout", setMillis(&c.IdleConnTimeout)},
 		{"maxheaderbytes", setInt(&c.MaxHeaderBytes)},
 		{"legacystatus", setBool(&c.LegacyStatus)},
+		{"protocol", setString(&c.Protocol)},
 		{"loglevel", setString(&c.LogLevel)},
 	}
 }

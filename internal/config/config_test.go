@@ -133,6 +133,7 @@ readheadertimeout: 2000
 idleconntimeout: 0
 maxheaderbytes: 4096
 legacystatus: true
+protocol: v1
 loglevel: debug
 blacklist:
 whitelist:
@@ -148,7 +149,7 @@ whitelist:
 	want := Server{
 		Host: "", Port: 9000, Timeout: 250 * time.Millisecond, SecretKey: "s3cret",
 		PingInterval: 5 * time.Second, ReadHeaderTimeout: 2 * time.Second,
-		MaxHeaderBytes: 4096, LegacyStatus: true, LogLevel: "debug",
+		MaxHeaderBytes: 4096, LegacyStatus: true, Protocol: "v1", LogLevel: "debug",
 		Whitelist: []rules.Rule{{}, {URL: "^http://a/", Headers: map[string]string{"X-A": "1", "x-b": ""}}},
 	}
 	if !reflect.DeepEqual(got, want) {

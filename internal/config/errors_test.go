@@ -16,6 +16,7 @@ type errorCase struct {
 func TestServerErrors(t *testing.T) {
 	tests := []errorCase{
 		// Decoding: the line is known.
+		{"server protocol", "protocol: v2\n", `config.yaml: key "protocol": must be one of auto, v1; got "v2"`},
 		{"unknown key", "port: 1\nhost: a\nportt: 2\n", `config.yaml: line 3: unknown key "portt"`},
 		{"upper-case key", "Port: 1\n", `config.yaml: line 1: unknown key "Port" (keys are lower-case: "port")`},
 		{"string for int", "port: abc\n", `config.yaml: line 1: key "port": expected an integer, got string "abc"`},
@@ -91,7 +92,8 @@ func TestAgentErrors(t *testing.T) {
 		{"zero poolmaxsize", "poolidlesize: 1\npoolmaxsize: 0\n", `agent.yaml: key "poolmaxsize": must be >= 1, got 0`},
 		{"pool sizes", "poolidlesize: 20\npoolmaxsize: 10\n", `agent.yaml: key "poolidlesize": must be <= poolmaxsize (20 > 10)`},
 		{"protocol", "protocol: v3\n", `agent.yaml: key "protocol": must be one of auto, v2, v1; got "v3"`},
-		{"maxstreams", "maxstreams: 0\n", `agent.yaml: key "maxstreams": must be >= 1, got 0`},
+		{"maxstreams", "maxstreams: 0\n", `agent.yaml: key "maxstreams": must be between 1 and 65535, got 0`},
+		{"maxstreams high", "maxstreams: 65536\n", `agent.yaml: key "maxstreams": must be between 1 and 65535, got 65536`},
 		{"zero pinginterval", "pinginterval: 0\n", `agent.yaml: key "pinginterval": must be > 0`},
 		{"zero dialtimeout", "dialtimeout: 0\n", `agent.yaml: key "dialtimeout": must be > 0`},
 		{"negative responsetimeout", "responsetimeout: -1\n", `agent.yaml: key "responsetimeout": must not be negative`},

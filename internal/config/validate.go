@@ -15,6 +15,9 @@ import (
 // protocols are the values of the agent's protocol key.
 var protocols = []string{"auto", "v2", "v1"}
 
+// serverProtocols are the values of the server's protocol key.
+var serverProtocols = []string{"auto", "v1"}
+
 // Validate checks every value and compiles the rules. It returns the first
 // problem found, as an *Error naming the key.
 func (c *Server) Validate() error {
@@ -29,6 +32,7 @@ func (c *Server) Validate() error {
 		checkNonNegative("readheadertimeout", c.ReadHeaderTimeout),
 		checkNonNegative("idleconntimeout", c.IdleConnTimeout),
 		checkAtLeast("maxheaderbytes", c.MaxHeaderBytes, 1),
+		checkOneOf("protocol", c.Protocol, serverProtocols),
 		checkOneOf("loglevel", c.LogLevel, logLevels),
 		checkRules(c.Blacklist, c.Whitelist),
 	)
@@ -45,7 +49,7 @@ func (c *Agent) Validate() error {
 		checkPoolSizes(c.PoolIdleSize, c.PoolMaxSize),
 		checkSecret("secretkey", c.SecretKey),
 		checkOneOf("protocol", c.Protocol, protocols),
-		checkAtLeast("maxstreams", c.MaxStreams, 1),
+		checkRange("maxstreams", c.MaxStreams, 1, 65535),
 		checkPositive("pinginterval", c.PingInterval),
 		checkPositive("dialtimeout", c.DialTimeout),
 		checkPositive("responsetimeout", c.ResponseTimeout),
