@@ -14,7 +14,7 @@ import (
 	"github.com/wsp-tunnel/wsp/internal/wsconn"
 )
 
-// handshakeTimeout bounds the upgrade and the v1 greeting.
+// handshakeTimeout bounds the WebSocket upgrade.
 const handshakeTimeout = 10 * time.Second
 
 // maxGreeting caps the v1 greeting message ("<id>_<size>").
@@ -86,7 +86,7 @@ func (s *Server) acceptV2(ws *websocket.Conn, hello v2.Hello) {
 }
 
 func (s *Server) acceptV1(ws *websocket.Conn) {
-	id, size, err := readGreeting(ws)
+	id, size, err := readGreeting(ws, s.cfg.ReadHeaderTimeout)
 	if err != nil {
 		s.log.Warn("v1 agent refused", "remote", ws.RemoteAddr().String(), "err", err)
 		msg := websocket.FormatCloseMessage(websocket.ClosePolicyViolation, truncate(err.Error(), 120))
@@ -120,10 +120,14 @@ func (s *Server) v1Config() v1.ServerConnConfig {
 	return v1.ServerConnConfig{Logger: s.log, PingInterval: s.cfg.PingInterval}
 }
 
-// readGreeting reads the v1 greeting under a deadline and a size cap.
-func readGreeting(ws *websocket.Conn) (string, int, error) {
+// readGreeting reads the v1 greeting under a deadline (the server's
+// readheadertimeout, or handshakeTimeout if that is 0) and a size cap.
+func readGreeting(ws *websocket.Conn, timeout time.Duration) (string, int, error) {
+	if timeout <= 0 {
+		timeout = handshakeTimeout
+	}
 	ws.SetReadLimit(maxGreeting)
-	_ = ws.SetReadDeadline(time.Now().Add(handshakeTimeout))
+	_ = ws.SetReadDeadline(time.Now().Add(timeout))
 	typ, msg, err := ws.ReadMessage()
 	if err != nil {
 		return "", 0, fmt.Errorf("reading greeting: %w", err)
