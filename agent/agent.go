@@ -14,7 +14,6 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wsp-tunnel/wsp/internal/config"
-	"github.com/wsp-tunnel/wsp/internal/rules"
 	v1 "github.com/wsp-tunnel/wsp/internal/v1"
 	v2 "github.com/wsp-tunnel/wsp/internal/v2"
 )
@@ -46,9 +45,9 @@ func New(cfg config.Agent, log *slog.Logger) (*Agent, error) {
 		return nil, err
 	}
 	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		log = slog.New(slog.DiscardHandler)
 	}
-	set, err := rules.Compile(cfg.Blacklist, cfg.Whitelist)
+	set, err := cfg.Rules()
 	if err != nil {
 		return nil, err
 	}

@@ -38,9 +38,9 @@ func New(cfg config.Server, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		log = slog.New(slog.DiscardHandler)
 	}
-	set, err := rules.Compile(cfg.Blacklist, cfg.Whitelist)
+	set, err := cfg.Rules()
 	if err != nil {
 		return nil, err
 	}

@@ -4,8 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -29,19 +27,13 @@ func main() {
 }
 
 func run(args []string) error {
-	fs := flag.NewFlagSet("wsp_client", flag.ContinueOnError)
-	path := fs.String("config", "", "YAML config `file` (see README: Configuration)")
-	cli.Usage(fs, about)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	path, help, err := cli.ConfigFlag("wsp_client", about, args)
+	if err != nil || help {
 		return err
 	}
 	cfg := config.DefaultAgent()
-	if *path != "" {
-		var err error
-		if cfg, err = config.LoadAgent(*path); err != nil {
+	if path != "" {
+		if cfg, err = config.LoadAgent(path); err != nil {
 			return err
 		}
 	}

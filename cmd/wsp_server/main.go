@@ -4,8 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -30,19 +28,13 @@ func main() {
 }
 
 func run(args []string) error {
-	fs := flag.NewFlagSet("wsp_server", flag.ContinueOnError)
-	path := fs.String("config", "", "YAML config `file` (see README: Configuration)")
-	cli.Usage(fs, about)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	path, help, err := cli.ConfigFlag("wsp_server", about, args)
+	if err != nil || help {
 		return err
 	}
 	cfg := config.DefaultServer()
-	if *path != "" {
-		var err error
-		if cfg, err = config.LoadServer(*path); err != nil {
+	if path != "" {
+		if cfg, err = config.LoadServer(path); err != nil {
 			return err
 		}
 	}

@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -33,4 +34,22 @@ func Usage(fs *flag.FlagSet, about string) {
 		fmt.Fprintf(fs.Output(), "Usage: %s [flags]\n\n%s\n\nFlags:\n", fs.Name(), about)
 		fs.PrintDefaults()
 	}
+}
+
+// ConfigFlag parses a command's only flag, -config FILE. help is true when
+// -h was asked for (the usage was printed).
+func ConfigFlag(name, about string, args []string) (path string, help bool, err error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.StringVar(&path, "config", "", "YAML config `file` (see README: Configuration); without it, the built-in defaults")
+	Usage(fs, about)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return "", true, nil
+		}
+		return "", false, err
+	}
+	if fs.NArg() > 0 {
+		return "", false, fmt.Errorf("unexpected argument %q (see -h)", fs.Arg(0))
+	}
+	return path, false, nil
 }
