@@ -131,12 +131,13 @@ func (a *Agent) v1Config(target string) v1.AgentConfig {
 		Dial: func(ctx context.Context) (*websocket.Conn, error) {
 			return a.dial(ctx, target, false)
 		},
-		ID:           a.cfg.ID,
-		IdleSize:     a.cfg.PoolIdleSize,
-		MaxSize:      a.cfg.PoolMaxSize,
-		Handler:      a.handler,
-		Logger:       a.log.With("server", target, "protocol", "v1"),
-		PingInterval: a.cfg.PingInterval,
+		ID:              a.cfg.ID,
+		IdleSize:        a.cfg.PoolIdleSize,
+		MaxSize:         a.cfg.PoolMaxSize,
+		Handler:         a.handler,
+		Logger:          a.log.With("server", target, "protocol", "v1"),
+		PingInterval:    a.cfg.PingInterval,
+		ShutdownTimeout: a.cfg.ShutdownTimeout,
 		Backoff: func(n int) time.Duration {
 			return backoff(n, a.cfg.BackoffMin, a.cfg.BackoffMax)
 		},

@@ -44,6 +44,11 @@ type AgentConfig struct {
 	Backoff func(attempt int) time.Duration
 
 	MaxHeadBytes int // cap on a request head; 0: DefaultMaxHeadBytes
+
+	// ShutdownTimeout: when ctx ends, idle connections close at once and
+	// busy ones may finish their exchange for this long before they are
+	// cut. 0 cuts them at once.
+	ShutdownTimeout time.Duration
 }
 
 // DefaultBackoff is exponential from 1s to 30s, with jitter in [d/2, d].
@@ -97,7 +102,8 @@ func (cfg AgentConfig) withDefaults() AgentConfig {
 type agent struct {
 	// static after construction
 	cfg  AgentConfig
-	ctx  context.Context
+	ctx  context.Context // RunAgent's: when done, no new dials or exchanges
+	hard context.Context // cancelled ShutdownTimeout after ctx: exchanges are cut
 	wake chan struct{}   // cap 1: the pool changed
 	dial chan dialResult // results of dial goroutines
 	wg   sync.WaitGroup  // dial and connection goroutines
@@ -123,9 +129,10 @@ type dialResult struct {
 // re-checked every second. first, if not nil, is an upgraded connection to
 // use first (its greeting not yet sent).
 //
-// It returns nil when ctx is done, after closing every connection and
-// waiting for all goroutines (in-flight requests see their context
-// cancelled); it returns an error only for an invalid cfg.
+// It returns nil when ctx is done, after every connection closed and all
+// goroutines ended: idle connections close at once, busy ones when their
+// exchange ends or cfg.ShutdownTimeout has passed (their requests then see
+// their context cancelled). It returns an error only for an invalid cfg.
 func RunAgent(ctx context.Context, cfg AgentConfig, first *websocket.Conn) error {
 	if err := cfg.Validate(); err != nil {
 		if first != nil {
@@ -133,8 +140,12 @@ func RunAgent(ctx context.Context, cfg AgentConfig, first *websocket.Conn) error
 		}
 		return err
 	}
+	hard, cut := context.WithCancel(context.WithoutCancel(ctx))
+	defer cut()
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(cfg.ShutdownTimeout, cut) })
+	defer stop()
 	a := &agent{
-		cfg: cfg.withDefaults(), ctx: ctx,
+		cfg: cfg.withDefaults(), ctx: ctx, hard: hard,
 		wake: make(chan struct{}, 1), dial: make(chan dialResult),
 		conns: make(map[*agentConn]bool),
 	}

@@ -18,13 +18,13 @@ type agentConn struct {
 	// static after construction
 	a      *agent
 	c      *conn
-	ctx    context.Context // cancelled when the connection closes or RunAgent ends
+	ctx    context.Context // cancelled when the connection closes or the shutdown grace ends
 	cancel context.CancelFunc
 }
 
 func newAgentConn(a *agent, ws *websocket.Conn) *agentConn {
 	ac := &agentConn{a: a}
-	ac.ctx, ac.cancel = context.WithCancel(a.ctx)
+	ac.ctx, ac.cancel = context.WithCancel(a.hard)
 	ac.c = newConn(ws, a.cfg.Logger, a.cfg.PingInterval, ac.cancel)
 	context.AfterFunc(ac.ctx, func() {
 		ac.c.shutdown(websocket.CloseGoingAway, fmt.Errorf("%w: agent stopping", errLocalClose))
@@ -45,7 +45,7 @@ func (ac *agentConn) run() {
 	ac.c.start() // after the greeting: it must be the first frame, before any ping
 	for {
 		ac.a.setState(ac, true, false)
-		m, err := ac.c.receive(ac.ctx, next)
+		m, err := ac.c.receive(ac.a.ctx, next) // an idle connection closes when RunAgent stops
 		if err != nil {
 			return
 		}
