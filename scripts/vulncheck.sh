@@ -4,6 +4,7 @@
 # works where only the module proxy is reachable.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export GOTOOLCHAIN=${GOTOOLCHAIN:-go1.27.3}
 
 vulndb_version=${VULNDB_VERSION:-v0.0.0-20261105234957-e22db6528018}
 govulncheck_version=${GOVULNCHECK_VERSION:-v1.9.0}
