@@ -66,11 +66,21 @@ func TestProcessStreamingMemory(t *testing.T) {
 		defer api.Close()
 		port := freePort(t)
 		srv := startProc(t, "wsp_server", serverYAML(port))
+		waitRequest0(t, port)
 		ag := startProc(t, "wsp_client", agentYAML("mem-"+proto, port, proto))
-		waitRequest(t, port, api.URL+"/hello", 10*time.Second)
+		first := waitRequest(t, port, api.URL+"/hello", 10*time.Second)
+		t.Logf("%s: first proxied request %v after the agent process started", proto, first.Round(time.Millisecond))
 		url := fmt.Sprintf("http://127.0.0.1:%d/request", port)
 
 		start := time.Now()
+		direct := do(t, mustRequest(t, "GET", fmt.Sprintf("%s/bytes?n=%d", api.URL, size)))
+		if n, err := checkPattern(direct.Body); err != nil || n != size {
+			t.Fatalf("direct download: %d bytes, %v", n, err)
+		}
+		direct.Body.Close()
+		t.Logf("direct: 1 GiB down %.0f MB/s", size/time.Since(start).Seconds()/1e6)
+
+		start = time.Now()
 		req, _ := http.NewRequest("GET", url, nil)
 		req.Header.Set("X-PROXY-DESTINATION", fmt.Sprintf("%s/bytes?n=%d", api.URL, size))
 		resp := do(t, req)
@@ -101,4 +111,27 @@ func TestProcessStreamingMemory(t *testing.T) {
 			t.Errorf("peak RSS server %d, agent %d: over %d", srss, arss, rssLimit)
 		}
 	})
+}
+
+func mustRequest(t *testing.T, method, url string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
+// waitRequest0 waits until the server answers /status.
+func waitRequest0(t *testing.T, port int) {
+	t.Helper()
+	for range 500 {
+		resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/status", port))
+		if err == nil {
+			resp.Body.Close()
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("the server did not come up")
 }

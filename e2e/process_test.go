@@ -130,7 +130,7 @@ func waitRequest(t *testing.T, port int, dest string, within time.Duration) time
 				return time.Since(start)
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
 	t.Fatalf("no successful request within %v", within)
 	return 0
