@@ -128,13 +128,13 @@ func (c *Conn) writeLoop() {
 			return
 		}
 		buf := c.takePending()
-		for len(buf) > 0 {
-			n := min(len(buf), c.maxMessage)
-			if err := c.ws.WriteMessage(websocket.BinaryMessage, buf[:n]); err != nil {
+		for rest := buf; len(rest) > 0; {
+			n := min(len(rest), c.maxMessage)
+			if err := c.ws.WriteMessage(websocket.BinaryMessage, rest[:n]); err != nil {
 				c.fail(fmt.Errorf("wsconn: write: %w", err))
 				return
 			}
-			buf = buf[n:]
+			rest = rest[n:]
 		}
 		c.giveBack(buf[:0])
 	}
