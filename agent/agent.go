@@ -34,6 +34,7 @@ type Agent struct {
 	log     *slog.Logger
 	handler *handler
 	dialer  websocket.Dialer
+	freeze  *freezeWatch
 
 	connected chan struct{} // closed at the first successful registration
 	connOnce  sync.Once
@@ -53,10 +54,14 @@ func New(cfg config.Agent, log *slog.Logger) (*Agent, error) {
 	}
 	a := &Agent{cfg: cfg, log: log.With("agent", cfg.ID), connected: make(chan struct{})}
 	a.handler = newHandler(cfg, set, a.log)
+	a.freeze = newFreezeWatch(cfg.PingInterval)
+	a.handler.freeze = a.freeze
 	a.dialer = websocket.Dialer{
 		HandshakeTimeout: cfg.DialTimeout,
 		ReadBufferSize:   32 << 10,
 		WriteBufferSize:  64 << 10,
+		// Idle v1 connections hold no write buffer.
+		WriteBufferPool: &sync.Pool{},
 	}
 	return a, nil
 }
@@ -69,6 +74,11 @@ func (a *Agent) Connected() <-chan struct{} { return a.connected }
 // configured shutdown timeout, and returns nil once every goroutine ended.
 func (a *Agent) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.freeze.run(ctx)
+	}()
 	for _, target := range a.cfg.Targets {
 		wg.Add(1)
 		go func() {
@@ -78,6 +88,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	a.handler.active.wait()
+	a.handler.closeIdle()
 	return nil
 }
 
@@ -121,7 +132,27 @@ func (a *Agent) connectOnce(ctx context.Context, target string, log *slog.Logger
 	}
 	log.Info("connected", "protocol", "v1")
 	a.markConnected()
-	return v1.RunAgent(ctx, a.v1Config(target), ws)
+	return a.runV1(ctx, target, ws)
+}
+
+// runV1 serves a v1 server until ctx is done, or until this process was
+// frozen: then every connection of the pool is stale and it starts afresh.
+func (a *Agent) runV1(ctx context.Context, target string, ws *websocket.Conn) error {
+	epoch, thawed := a.freeze.current()
+	vctx, cancel := context.WithCancel(withEpoch(ctx, epoch))
+	defer cancel()
+	go func() {
+		select {
+		case <-thawed:
+			cancel()
+		case <-vctx.Done():
+		}
+	}()
+	err := v1.RunAgent(vctx, a.v1Config(target), ws)
+	if err == nil && ctx.Err() == nil {
+		return errFrozen
+	}
+	return err
 }
 
 func (a *Agent) markConnected() { a.connOnce.Do(func() { close(a.connected) }) }

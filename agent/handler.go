@@ -16,6 +16,7 @@ import (
 	"github.com/wsp-tunnel/wsp/internal/config"
 	"github.com/wsp-tunnel/wsp/internal/rules"
 	v1 "github.com/wsp-tunnel/wsp/internal/v1"
+	v2 "github.com/wsp-tunnel/wsp/internal/v2"
 )
 
 // maxDrain bounds how much of a refused request's body is read and dropped.
@@ -29,6 +30,8 @@ type handler struct {
 	rules *rules.Set
 	proxy *httputil.ReverseProxy
 	log   *slog.Logger
+	// freeze is set by New before the handler serves; nil in unit tests.
+	freeze *freezeWatch
 
 	active inflight
 }
@@ -46,21 +49,23 @@ func newHandler(cfg config.Agent, set *rules.Set, log *slog.Logger) *handler {
 			TLSHandshakeTimeout:   cfg.DialTimeout,
 			ResponseHeaderTimeout: cfg.ResponseTimeout,
 			ExpectContinueTimeout: 1e9,
-			MaxIdleConns:          512,
-			MaxIdleConnsPerHost:   128,
+			MaxIdleConns:          4096,
+			MaxIdleConnsPerHost:   cfg.MaxStreams,
 			IdleConnTimeout:       90e9,
 			DisableCompression:    true,
 			ForceAttemptHTTP2:     true,
 		},
-		FlushInterval: 0,
-		BufferPool:    bufpool.New(32 << 10),
-		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		ErrorHandler:  h.writeError,
+		FlushInterval:  0,
+		BufferPool:     bufpool.New(32 << 10),
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorHandler:   h.writeError,
+		ModifyResponse: watchBody,
 	}
 	return h
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.refuseStale(r)
 	h.active.begin()
 	defer h.active.end()
 	dest, err := rules.ParseDestination(r.Header.Get("X-Proxy-Destination"))
@@ -74,17 +79,33 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	h.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), destKey{}, dest)))
+	consumeEmptyLegacyBody(r)
+	watch := new(bodyWatch)
+	ctx := context.WithValue(context.WithValue(r.Context(), destKey{}, dest), bodyWatchKey{}, watch)
+	h.proxy.ServeHTTP(w, r.WithContext(ctx))
+	watch.abortIfBroken()
+}
+
+// closeIdle closes the idle connections to the internal APIs, and those
+// that turn idle from now on (until the next request), so that no
+// goroutine of the agent outlives Run.
+func (h *handler) closeIdle() {
+	if t, ok := h.proxy.Transport.(*http.Transport); ok {
+		t.CloseIdleConnections()
+	}
 }
 
 // rewriteToDestination sends the request to the destination with the
-// server's X-Forwarded headers, without X-Proxy-Destination.
+// server's X-Forwarded headers, without X-Proxy-Destination and without the
+// tunnel's secret header (a legacy server forwards what the application sent).
 func rewriteToDestination(pr *httputil.ProxyRequest) {
 	dest := pr.In.Context().Value(destKey{}).(*url.URL)
 	u := *dest
 	pr.Out.URL = &u
 	pr.Out.Host = ""
 	pr.Out.Header.Del("X-Proxy-Destination")
+	pr.Out.Header.Del(v2.HeaderSecret)
+	pr.Out.Trailer = pr.In.Trailer // filled when the body ends; ReverseProxy copied it empty
 	for _, k := range []string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {
 		if v, ok := pr.In.Header[k]; ok {
 			pr.Out.Header[k] = v

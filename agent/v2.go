@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/hashicorp/yamux"
@@ -27,12 +26,17 @@ func (a *Agent) serveV2(ctx context.Context, ws *websocket.Conn, log *slog.Logge
 		return err
 	}
 	defer mux.Close()
+	epoch, thawed := a.freeze.current()
+	fresh := &freshStreams{}
+	// No read timeouts: each would arm a timer per request. Idle streams
+	// are closed by the server's transport, and a dead session by the
+	// keep-alive.
 	srv := &http.Server{
-		Handler:           a.handler,
-		ReadHeaderTimeout: a.cfg.ResponseTimeout,
-		IdleTimeout:       5 * time.Minute,
-		MaxHeaderBytes:    1 << 20,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		BaseContext:    func(net.Listener) context.Context { return withEpoch(context.Background(), epoch) },
+		Handler:        a.handler,
+		MaxHeaderBytes: 1 << 20,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		ConnState:      fresh.track,
 	}
 	ln := newStreamListener(mux)
 	defer func() { mux.Close(); <-ln.pumped }()
@@ -48,16 +52,23 @@ func (a *Agent) serveV2(ctx context.Context, ws *websocket.Conn, log *slog.Logge
 		}
 		return errors.New("session closed by the server")
 	case <-ctx.Done():
-		a.drainV2(mux, srv, log)
+		a.drainV2(mux, srv, fresh, log)
 		<-served
 		return nil
+	case <-thawed:
+		log.Warn("this process was frozen: closing its stale connection")
+		mux.Close()
+		srv.Close()
+		<-served
+		return errFrozen
 	}
 }
 
 // drainV2 tells the server to open no more streams, lets requests in flight
 // finish within the shutdown timeout, then closes everything.
-func (a *Agent) drainV2(mux *yamux.Session, srv *http.Server, log *slog.Logger) {
+func (a *Agent) drainV2(mux *yamux.Session, srv *http.Server, fresh *freshStreams, log *slog.Logger) {
 	_ = mux.GoAway()
+	fresh.closeAll()
 	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
@@ -117,3 +128,33 @@ func (l *streamListener) Close() error {
 }
 
 func (l *streamListener) Addr() net.Addr { return l.mux.Addr() }
+
+// freshStreams tracks the streams that have not carried a request yet. The
+// server's transport may open a stream and then keep it unused; on
+// shutdown such streams are closed at once, where http.Server.Shutdown
+// would wait 5 s for each to show a request.
+type freshStreams struct {
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+}
+
+func (f *freshStreams) track(c net.Conn, state http.ConnState) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if state == http.StateNew {
+		if f.conns == nil {
+			f.conns = make(map[net.Conn]struct{})
+		}
+		f.conns[c] = struct{}{}
+		return
+	}
+	delete(f.conns, c)
+}
+
+func (f *freshStreams) closeAll() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for c := range f.conns {
+		c.Close()
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net/url"
 
 	"github.com/wsp-tunnel/wsp/internal/bufpool"
+	v2 "github.com/wsp-tunnel/wsp/internal/v2"
 )
 
 // urlDest is a parsed, rule-checked destination.
@@ -49,12 +50,17 @@ func (s *Server) newProxy() *httputil.ReverseProxy {
 
 // rewrite points the outgoing request at the destination and sets the
 // X-Forwarded headers. The destination also travels in X-Proxy-Destination,
-// which the agent reads and removes.
+// which the agent reads and removes. The agents' secret header is never
+// forwarded, even when an application sends it.
 func rewrite(pr *httputil.ProxyRequest) {
 	st := stateOf(pr.In)
 	u := *st.dest.u
 	pr.Out.URL = &u
 	pr.Out.Host = ""
+	pr.Out.Header.Del(v2.HeaderSecret)
+	// ReverseProxy cloned the trailer map before its values arrived; share
+	// the inbound one so that declared request trailers are forwarded.
+	pr.Out.Trailer = pr.In.Trailer
 	pr.SetXForwarded()
 	pr.Out.Header.Set("X-Proxy-Destination", st.dest.raw)
 }

@@ -47,6 +47,11 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		s.log.Warn("agent upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
+	if !s.reg.startHandshake(ws) {
+		ws.Close() // shutting down
+		return
+	}
+	defer s.reg.endHandshake(ws)
 	if ws.Subprotocol() == v2.Subprotocol {
 		s.acceptV2(ws, hello)
 		return
@@ -78,11 +83,6 @@ func (s *Server) acceptV2(ws *websocket.Conn, hello v2.Hello) {
 		return
 	}
 	s.log.Info("agent connected", "agent", hello.ID, "protocol", "v2", "remote", ws.RemoteAddr().String(), "max_streams", hello.MaxStreams)
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		sess.run()
-	}()
 }
 
 func (s *Server) acceptV1(ws *websocket.Conn) {
@@ -94,7 +94,7 @@ func (s *Server) acceptV1(ws *websocket.Conn) {
 		ws.Close()
 		return
 	}
-	pool, created, ok := s.reg.v1Pool(id, func() *v1.ServerPool {
+	pool, ok := s.reg.v1Pool(id, func() *v1.ServerPool {
 		return v1.NewServerPool(id, size, s.cfg.IdleTimeout, s.v1Config(), s.reg.notify)
 	})
 	if !ok {
@@ -103,16 +103,6 @@ func (s *Server) acceptV1(ws *websocket.Conn) {
 	}
 	pool.Add(ws)
 	s.log.Info("agent connected", "agent", id, "protocol", "v1", "remote", ws.RemoteAddr().String())
-	if created {
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			<-pool.Done()
-			s.reg.removePool(id, pool)
-			pool.Close()
-			s.log.Info("agent disconnected", "agent", id, "protocol", "v1")
-		}()
-	}
 	s.reg.notify()
 }
 

@@ -2,11 +2,13 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"sync"
 	"time"
 
+	"github.com/gorilla/websocket"
 	v1 "github.com/wsp-tunnel/wsp/internal/v1"
 )
 
@@ -42,10 +44,45 @@ type registry struct {
 	waiters int           // requests blocked in acquire
 	changed chan struct{} // closed (and replaced) when capacity appears
 	closed  bool
+	retired map[*session]struct{} // replaced sessions still finishing requests
+
+	// handshakes in progress and the goroutines that watch sessions and
+	// pools: Add happens under mu while not closed, so close can wait.
+	handshakes map[*websocket.Conn]struct{}
+	wg         sync.WaitGroup
+
+	log *slog.Logger // static after construction
 }
 
-func newRegistry() *registry {
-	return &registry{agents: make(map[string]*agentEntry), changed: make(chan struct{})}
+func newRegistry(log *slog.Logger) *registry {
+	return &registry{
+		agents:     make(map[string]*agentEntry),
+		changed:    make(chan struct{}),
+		retired:    make(map[*session]struct{}),
+		handshakes: make(map[*websocket.Conn]struct{}),
+		log:        log,
+	}
+}
+
+// startHandshake records an upgraded agent connection that is not
+// registered yet, so that close can cut it. It returns false once the
+// registry is closed; endHandshake must follow a true.
+func (r *registry) startHandshake(ws *websocket.Conn) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false
+	}
+	r.handshakes[ws] = struct{}{}
+	r.wg.Add(1)
+	return true
+}
+
+func (r *registry) endHandshake(ws *websocket.Conn) {
+	r.mu.Lock()
+	delete(r.handshakes, ws)
+	r.mu.Unlock()
+	r.wg.Done()
 }
 
 // acquire picks an agent with a free connection or stream, at random among
@@ -80,22 +117,38 @@ func (r *registry) waitError(ctx context.Context) error {
 	return ErrAgentsBusy
 }
 
+// tryNow takes a lease if one is free, without waiting.
+func (r *registry) tryNow() (lease, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.pickLocked()
+}
+
 func (r *registry) tryAcquire() (lease, <-chan struct{}, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if l, err := r.pickLocked(); l != nil || err != nil {
+		return l, nil, err
+	}
+	r.waiters++
+	return nil, r.changed, nil
+}
+
+// pickLocked takes a free slot of an agent chosen at random among those
+// that have one.
+func (r *registry) pickLocked() (lease, error) {
 	if r.closed {
-		return nil, nil, ErrShuttingDown
+		return nil, ErrShuttingDown
 	}
 	if n := len(r.order); n > 0 {
 		start := rand.IntN(n)
 		for i := range n {
 			if l := r.order[(start+i)%n].tryAcquire(); l != nil {
-				return l, nil, nil
+				return l, nil
 			}
 		}
 	}
-	r.waiters++
-	return nil, r.changed, nil
+	return nil, nil
 }
 
 func (e *agentEntry) tryAcquire() lease {
@@ -152,8 +205,10 @@ func (r *registry) dropIfEmptyLocked(e *agentEntry) {
 }
 
 // addSession makes s the v2 session of its agent. The newest session wins:
-// an older one with the same id is closed, so one agent id never has two
-// live v2 sessions here. It returns false if the registry is closed.
+// an older one with the same id gets no new request and is closed once its
+// requests in flight are done (see session.replaced), so one agent id never
+// has two v2 sessions taking requests here. It returns false if the
+// registry is closed.
 func (r *registry) addSession(s *session) bool {
 	r.mu.Lock()
 	if r.closed {
@@ -163,7 +218,15 @@ func (r *registry) addSession(s *session) bool {
 	e := r.entryLocked(s.id)
 	old := e.v2
 	e.v2 = s
+	if old != nil {
+		r.retired[old] = struct{}{}
+	}
+	r.wg.Add(1)
 	r.mu.Unlock()
+	go func() {
+		defer r.wg.Done()
+		s.run()
+	}()
 	if old != nil {
 		old.replaced()
 	}
@@ -171,30 +234,42 @@ func (r *registry) addSession(s *session) bool {
 	return true
 }
 
-// removeSession forgets s if it is still its agent's session.
+// removeSession forgets s, which ended, if it is still its agent's
+// session or a retired one.
 func (r *registry) removeSession(s *session) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	delete(r.retired, s)
 	if e := r.agents[s.id]; e != nil && e.v2 == s {
 		e.v2 = nil
 		r.dropIfEmptyLocked(e)
 	}
 }
 
-// v1Pool returns the pool for id, creating it with newPool when the agent
-// has none. The bool is false if the registry is closed.
-func (r *registry) v1Pool(id string, newPool func() *v1.ServerPool) (*v1.ServerPool, bool, bool) {
+// v1Pool returns the pool for id, creating it with newPool (and a goroutine
+// that forgets it once it has no connection left) when the agent has none.
+// The bool is false if the registry is closed.
+func (r *registry) v1Pool(id string, newPool func() *v1.ServerPool) (*v1.ServerPool, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return nil, false, false
+		return nil, false
 	}
 	e := r.entryLocked(id)
 	if e.v1 != nil {
-		return e.v1, false, true
+		return e.v1, true
 	}
-	e.v1 = newPool()
-	return e.v1, true, true
+	p := newPool()
+	e.v1 = p
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		<-p.Done()
+		r.removePool(id, p)
+		p.Close()
+		r.log.Info("agent disconnected", "agent", id, "protocol", "v1")
+	}()
+	return p, true
 }
 
 // removePool forgets p if it is still its agent's pool.
@@ -223,12 +298,23 @@ func (r *registry) list() []AgentInfo {
 	return out
 }
 
-// close marks the registry closed and closes every session and pool.
+// close marks the registry closed, closes every session, pool and
+// handshake in progress, and waits for their goroutines.
 func (r *registry) close() {
 	r.mu.Lock()
 	r.closed = true
+	for ws := range r.handshakes {
+		ws.Close() // unblocks a greeting read; the handshake then fails
+	}
 	entries := append([]*agentEntry(nil), r.order...)
+	retired := make([]*session, 0, len(r.retired))
+	for s := range r.retired {
+		retired = append(retired, s)
+	}
 	r.mu.Unlock()
+	for _, s := range retired {
+		s.close()
+	}
 	for _, e := range entries {
 		r.mu.Lock()
 		s, p := e.v2, e.v1
@@ -241,6 +327,7 @@ func (r *registry) close() {
 		}
 	}
 	r.notify()
+	r.wg.Wait()
 }
 
 // waitFor is a helper for tests and callers that need an agent to appear.

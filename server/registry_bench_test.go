@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -16,7 +17,7 @@ import (
 func BenchmarkAcquireRelease(b *testing.B) {
 	for _, n := range []int{1, 100, 10000} {
 		b.Run(fmt.Sprintf("agents=%d", n), func(b *testing.B) {
-			r := newRegistry()
+			r := newRegistry(slog.New(slog.DiscardHandler))
 			for i := range n {
 				fakeSession(r, fmt.Sprintf("agent-%d", i), 1024)
 			}
@@ -39,7 +40,7 @@ func BenchmarkAcquireRelease(b *testing.B) {
 func BenchmarkAcquireReleaseParallel(b *testing.B) {
 	for _, n := range []int{1, 100} {
 		b.Run(fmt.Sprintf("agents=%d", n), func(b *testing.B) {
-			r := newRegistry()
+			r := newRegistry(slog.New(slog.DiscardHandler))
 			for i := range n {
 				fakeSession(r, fmt.Sprintf("agent-%d", i), 1<<20)
 			}
@@ -63,7 +64,7 @@ func BenchmarkAcquireReleaseParallel(b *testing.B) {
 // BenchmarkAcquireContended has every slot taken but one, so requests
 // wait for each other's Release: the wake-up path.
 func BenchmarkAcquireContended(b *testing.B) {
-	r := newRegistry()
+	r := newRegistry(slog.New(slog.DiscardHandler))
 	fakeSession(r, "only", 4)
 	b.ReportAllocs()
 	b.SetParallelism(8)

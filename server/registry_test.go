@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -22,7 +23,7 @@ func fakeSession(r *registry, id string, max int) *session {
 }
 
 func TestAcquireWithoutAgents(t *testing.T) {
-	r := newRegistry()
+	r := newRegistry(slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	if _, err := r.acquire(ctx); !errors.Is(err, ErrNoAgent) {
@@ -31,7 +32,7 @@ func TestAcquireWithoutAgents(t *testing.T) {
 }
 
 func TestAcquireRespectsStreamCap(t *testing.T) {
-	r := newRegistry()
+	r := newRegistry(slog.New(slog.DiscardHandler))
 	s := fakeSession(r, "a", 2)
 	for range 2 {
 		if _, err := r.acquire(context.Background()); err != nil {
@@ -49,7 +50,7 @@ func TestAcquireRespectsStreamCap(t *testing.T) {
 }
 
 func TestReleaseWakesWaiter(t *testing.T) {
-	r := newRegistry()
+	r := newRegistry(slog.New(slog.DiscardHandler))
 	s := fakeSession(r, "a", 1)
 	l, err := r.acquire(context.Background())
 	if err != nil {
@@ -76,7 +77,7 @@ func TestReleaseWakesWaiter(t *testing.T) {
 }
 
 func TestAcquireSpreadsOverAgents(t *testing.T) {
-	r := newRegistry()
+	r := newRegistry(slog.New(slog.DiscardHandler))
 	a, b := fakeSession(r, "a", 1000), fakeSession(r, "b", 1000)
 	for range 400 {
 		if _, err := r.acquire(context.Background()); err != nil {
@@ -90,7 +91,7 @@ func TestAcquireSpreadsOverAgents(t *testing.T) {
 }
 
 func TestClosedRegistryRefuses(t *testing.T) {
-	r := newRegistry()
+	r := newRegistry(slog.New(slog.DiscardHandler))
 	fakeSession(r, "a", 1)
 	r.mu.Lock()
 	r.closed = true
@@ -101,7 +102,7 @@ func TestClosedRegistryRefuses(t *testing.T) {
 }
 
 func TestDrainingSessionIsSkipped(t *testing.T) {
-	r := newRegistry()
+	r := newRegistry(slog.New(slog.DiscardHandler))
 	s := fakeSession(r, "a", 10)
 	s.draining.Store(true)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)

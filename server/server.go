@@ -28,7 +28,6 @@ type Server struct {
 	upgrader websocket.Upgrader
 	mux      *http.ServeMux
 
-	wg        sync.WaitGroup // session watchers
 	closeOnce sync.Once
 }
 
@@ -44,7 +43,7 @@ func New(cfg config.Server, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, rules: set, reg: newRegistry()}
+	s := &Server{cfg: cfg, log: log, rules: set, reg: newRegistry(log)}
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: handshakeTimeout,
 		ReadBufferSize:   32 << 10,
@@ -81,7 +80,6 @@ func (s *Server) WaitForAgent(ctx context.Context, id string) error {
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		s.reg.close()
-		s.wg.Wait()
 	})
 	return nil
 }
@@ -94,9 +92,7 @@ func (s *Server) handleRequest(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
-	l, err := s.reg.acquire(ctx)
-	cancel()
+	l, err := s.acquire(r.Context())
 	if err != nil {
 		drain(r.Body, 1<<20)
 		s.writeError(w, r, err)
@@ -105,6 +101,18 @@ func (s *Server) handleRequest(w http.ResponseWriter, r *http.Request) {
 	defer l.Release()
 	st := &proxyState{lease: l, dest: dest}
 	s.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
+}
+
+// acquire takes a free agent stream or connection, waiting up to the
+// configured timeout for one. The common case, a slot free at once, needs
+// no timer.
+func (s *Server) acquire(ctx context.Context) (lease, error) {
+	if l, err := s.reg.tryNow(); l != nil || err != nil {
+		return l, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	return s.reg.acquire(ctx)
 }
 
 // destination parses X-PROXY-DESTINATION and applies the server's rules.

@@ -35,6 +35,7 @@ type session struct {
 
 	active    atomic.Int64 // leases held
 	draining  atomic.Bool  // the agent sent GoAway or was replaced
+	retired   atomic.Bool  // replaced: close once the last lease is released
 	closeOnce sync.Once
 }
 
@@ -49,8 +50,13 @@ func newSession(id string, maxStreams int, conn *wsconn.Conn, reg *registry, pin
 		MaxIdleConnsPerHost: maxStreams,
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
-		WriteBufferSize:     32 << 10,
-		ReadBufferSize:      32 << 10,
+		// Wait for the agent's 100 Continue, which it relays from the
+		// internal API (its own wait is 1 s), so that a refused request's
+		// body is never sent.
+		ExpectContinueTimeout: 2 * time.Second,
+		// Uploads leave in yamux frames of this size; reads bypass the
+		// (default, 4 KiB) read buffer for the proxy's large copies.
+		WriteBufferSize: 16 << 10,
 	}
 	return s, nil
 }
@@ -84,9 +90,12 @@ func (s *session) tryAcquire() bool {
 	}
 }
 
-// Release frees the slot taken by tryAcquire.
+// Release frees the slot taken by tryAcquire. The last release of a
+// replaced session closes it.
 func (s *session) Release() {
-	s.active.Add(-1)
+	if s.active.Add(-1) == 0 && s.retired.Load() {
+		s.close()
+	}
 	s.reg.notify()
 }
 
@@ -120,10 +129,16 @@ func (s *session) run() {
 }
 
 // replaced is called when a newer session with the same id registered.
+// The registry no longer hands out this session, so its lease count only
+// falls: it finishes the requests in flight, then closes. A dead one (the
+// usual reason an agent reconnects) is closed sooner by the keep-alive.
 func (s *session) replaced() {
-	s.log.Info("agent reconnected: closing its older session", "agent", s.id)
+	s.log.Info("agent reconnected: retiring its older session", "agent", s.id, "in_flight", s.active.Load())
 	s.draining.Store(true)
-	s.close()
+	s.retired.Store(true)
+	if s.active.Load() == 0 {
+		s.close()
+	}
 }
 
 func (s *session) close() {

@@ -221,11 +221,16 @@ func TestServerReleaseBeforeEOFCloses(t *testing.T) {
 	p, _ := newTestPool(t, 1, 0, ServerConnConfig{})
 	agent := addAgent(t, p)
 	sc := acquire(t, p)
-	go answer(t, agent, `{"StatusCode":200,"Header":{},"ContentLength":-1}`, "unread body")
+	answered := make(chan struct{})
+	go func() {
+		defer close(answered)
+		answer(t, agent, `{"StatusCode":200,"Header":{},"ContentLength":-1}`, "unread body")
+	}()
 	resp, err := sc.RoundTrip(newReq(t, context.Background(), "GET", ""))
 	if err != nil {
 		t.Fatal(err)
 	}
+	<-answered // the agent wrote its whole answer; closing now cuts nothing it still sends
 	resp.Body.Close()
 	sc.Release()
 	<-p.Done()
