@@ -55,11 +55,10 @@ func newHandler(cfg config.Agent, set *rules.Set, log *slog.Logger) *handler {
 			DisableCompression:    true,
 			ForceAttemptHTTP2:     true,
 		},
-		FlushInterval:  0,
-		BufferPool:     bufpool.New(32 << 10),
-		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		ErrorHandler:   h.writeError,
-		ModifyResponse: watchBody,
+		FlushInterval: 0,
+		BufferPool:    bufpool.New(32 << 10),
+		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorHandler:  h.writeError,
 	}
 	return h
 }
@@ -79,11 +78,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	consumeEmptyLegacyBody(r)
-	watch := new(bodyWatch)
-	ctx := context.WithValue(context.WithValue(r.Context(), destKey{}, dest), bodyWatchKey{}, watch)
-	h.proxy.ServeHTTP(w, r.WithContext(ctx))
-	watch.abortIfBroken()
+	h.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), destKey{}, dest)))
 }
 
 // closeIdle closes the idle connections to the internal APIs, and those

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"runtime/debug"
@@ -79,6 +80,12 @@ func (ac *agentConn) serve(m message) (chan message, error) {
 	ctx, cancel := context.WithCancel(WithLegacy(ac.ctx))
 	defer cancel()
 	body := &reqBody{c: ac.c, m: bm, lr: exactReader{r: bm.r, limit: head.ContentLength}}
+	if head.ContentLength == 0 {
+		// End an empty body now: the read loop then watches the connection
+		// during the exchange, so a server that hangs up cancels it (a
+		// handler need not read an empty body).
+		_, _ = io.Copy(io.Discard, body)
+	}
 	req := ac.newRequest(ctx, head, u, body)
 	rw := &responseWriter{c: ac.c, method: head.Method, header: make(http.Header), fieldLen: -1}
 	if !ac.callHandler(rw, req) {
@@ -145,8 +152,15 @@ func (ac *agentConn) newRequest(ctx context.Context, head RequestHead, u *url.UR
 		Header: h, Body: body, ContentLength: head.ContentLength,
 		RemoteAddr: ac.c.ws.RemoteAddr().String(),
 	}
-	return req.WithContext(ctx)
+	// Handlers see a server context, as under net/http: httputil.ReverseProxy
+	// then aborts (panics with http.ErrAbortHandler) when an answer breaks
+	// mid-body instead of ending it cleanly, and callHandler turns that into
+	// an unfinished message.
+	return req.WithContext(context.WithValue(ctx, http.ServerContextKey, handlerServer))
 }
+
+// handlerServer is the http.ServerContextKey value of v1 request contexts.
+var handlerServer = &http.Server{}
 
 // callHandler runs the handler and reports whether it returned normally.
 // After a panic (http.ErrAbortHandler or another) the response is left
