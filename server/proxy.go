@@ -25,6 +25,19 @@ type proxyState struct {
 	dest  *urlDest
 }
 
+// target is the URL the outgoing request carries: the destination itself
+// for v1, whose head names it; for v2 the same path and query on the
+// tunnel host, since the stream's HTTP/1.1 must not dial or speak TLS to
+// the destination (which travels in X-Proxy-Destination).
+func (st *proxyState) target() *url.URL {
+	d := st.dest.u
+	if _, ok := st.lease.(*session); ok {
+		return &url.URL{Scheme: "http", Host: tunnelHost, Path: d.Path, RawPath: d.RawPath, RawQuery: d.RawQuery}
+	}
+	u := *d
+	return &u
+}
+
 func stateOf(r *http.Request) *proxyState {
 	st, _ := r.Context().Value(stateKey{}).(*proxyState)
 	return st
@@ -54,8 +67,7 @@ func (s *Server) newProxy() *httputil.ReverseProxy {
 // forwarded, even when an application sends it.
 func rewrite(pr *httputil.ProxyRequest) {
 	st := stateOf(pr.In)
-	u := *st.dest.u
-	pr.Out.URL = &u
+	pr.Out.URL = st.target()
 	pr.Out.Host = ""
 	pr.Out.Header.Del(v2.HeaderSecret)
 	// ReverseProxy cloned the trailer map before its values arrived; share

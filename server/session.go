@@ -18,7 +18,8 @@ import (
 )
 
 // tunnelHost is the host name requests carry on their hop through a v2
-// stream. The real destination travels in X-Proxy-Destination.
+// stream (see proxyState.target). The real destination travels in
+// X-Proxy-Destination.
 const tunnelHost = "wsp-agent"
 
 // session is one v2 agent connection: a yamux session over a WebSocket,
@@ -99,13 +100,10 @@ func (s *session) Release() {
 	s.reg.notify()
 }
 
-// RoundTrip sends req through a stream of this session.
+// RoundTrip sends req, already aimed at the tunnel host by
+// proxyState.target, through a stream of this session.
 func (s *session) RoundTrip(req *http.Request) (*http.Response, error) {
-	out := *req
-	u := *req.URL
-	u.Scheme, u.Host = "http", tunnelHost
-	out.URL = &u
-	resp, err := s.transport.RoundTrip(&out)
+	resp, err := s.transport.RoundTrip(req)
 	if err == nil {
 		return resp, nil
 	}
