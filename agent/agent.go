@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/wsp-tunnel/wsp/internal/clock"
 	"github.com/wsp-tunnel/wsp/internal/config"
 	v1 "github.com/wsp-tunnel/wsp/internal/v1"
 	v2 "github.com/wsp-tunnel/wsp/internal/v2"
@@ -108,7 +109,7 @@ func (a *Agent) runTarget(ctx context.Context, target string) {
 		failures++
 		delay := backoff(failures, a.cfg.BackoffMin, a.cfg.BackoffMax)
 		log.Warn("disconnected from server; reconnecting", "err", err, "attempt", failures, "in", delay.Round(time.Millisecond))
-		if !sleep(ctx, delay) {
+		if !clock.Sleep(ctx, delay) {
 			return
 		}
 	}

@@ -44,19 +44,7 @@ func BenchmarkAcquireReleaseParallel(b *testing.B) {
 			for i := range n {
 				fakeSession(r, fmt.Sprintf("agent-%d", i), 1<<20)
 			}
-			b.ReportAllocs()
-			b.SetParallelism(32)
-			b.RunParallel(func(pb *testing.PB) {
-				ctx := context.Background()
-				for pb.Next() {
-					l, err := r.acquire(ctx)
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					l.Release()
-				}
-			})
+			acquireReleaseParallel(b, r, 32)
 		})
 	}
 }
@@ -66,8 +54,13 @@ func BenchmarkAcquireReleaseParallel(b *testing.B) {
 func BenchmarkAcquireContended(b *testing.B) {
 	r := newRegistry(slog.New(slog.DiscardHandler))
 	fakeSession(r, "only", 4)
+	acquireReleaseParallel(b, r, 8)
+}
+
+// acquireReleaseParallel acquires and releases from p goroutines per P.
+func acquireReleaseParallel(b *testing.B, r *registry, p int) {
 	b.ReportAllocs()
-	b.SetParallelism(8)
+	b.SetParallelism(p)
 	b.RunParallel(func(pb *testing.PB) {
 		ctx := context.Background()
 		for pb.Next() {

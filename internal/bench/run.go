@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/wsp-tunnel/wsp/internal/clock"
 )
 
 const (
@@ -72,7 +74,7 @@ func (r *runner) logf(format string, args ...any) {
 
 // idle records each tunnel's RSS before any load.
 func (r *runner) idle(ctx context.Context) error {
-	if !sleepCtx(ctx, r.cfg.Settle) {
+	if !clock.Sleep(ctx, r.cfg.Settle) {
 		return ctx.Err()
 	}
 	for _, t := range r.e.tunnels() {
@@ -245,7 +247,7 @@ func (r *runner) soak(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("%s soak: %w", t.name, err)
 		}
-		if !sleepCtx(ctx, r.cfg.Settle) {
+		if !clock.Sleep(ctx, r.cfg.Settle) {
 			return ctx.Err()
 		}
 		s1, a1, err := r.mems(t)
@@ -317,15 +319,4 @@ func (r *runner) readPeaks(t *target) (server, agent int64) {
 	r.peaks[t.tun.server] = max(r.peaks[t.tun.server], s.Peak)
 	r.peaks[t.tun.agent] = max(r.peaks[t.tun.agent], a.Peak)
 	return s.Peak, a.Peak
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

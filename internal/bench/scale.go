@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/hashicorp/yamux"
 
+	"github.com/wsp-tunnel/wsp/internal/clock"
 	"github.com/wsp-tunnel/wsp/internal/demoapi"
 	v2 "github.com/wsp-tunnel/wsp/internal/v2"
 	"github.com/wsp-tunnel/wsp/internal/wsconn"
@@ -182,7 +183,7 @@ func (r *runner) scale(ctx context.Context) error {
 		return err
 	}
 	defer p.stop(stopTimeout)
-	if !sleepCtx(ctx, r.cfg.Settle) {
+	if !clock.Sleep(ctx, r.cfg.Settle) {
 		return ctx.Err()
 	}
 	before, err := ReadMem(p.pid())
@@ -198,7 +199,7 @@ func (r *runner) scale(ctx context.Context) error {
 		return fmt.Errorf("scale: %w", err)
 	}
 	defer f.close()
-	if !sleepCtx(ctx, r.cfg.Settle) {
+	if !clock.Sleep(ctx, r.cfg.Settle) {
 		return ctx.Err()
 	}
 	after, err := ReadMem(p.pid())
