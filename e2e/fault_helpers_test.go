@@ -122,3 +122,22 @@ func waitArrivals(t *testing.T, rc *recorder, path string, n int, d time.Duratio
 	}
 	return out
 }
+
+// worstFailure waits for every outcome: each must be a failure, and each
+// must arrive within wait. It returns the latest, counted from since.
+func worstFailure(t *testing.T, results []<-chan outcome, since time.Time, wait time.Duration, cause string) time.Duration {
+	t.Helper()
+	var worst time.Duration
+	for i, ch := range results {
+		select {
+		case o := <-ch:
+			if !o.failed() {
+				t.Errorf("request %d succeeded after %s", i, cause)
+			}
+			worst = max(worst, o.at.Sub(since))
+		case <-time.After(wait):
+			t.Fatalf("request %d still running %v after %s", i, wait, cause)
+		}
+	}
+	return worst
+}
