@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -26,13 +25,16 @@ const tunnelHost = "wsp-agent"
 // on which the server opens one stream per HTTP connection.
 type session struct {
 	// static after construction
-	id        string
-	max       int64
-	conn      *wsconn.Conn
-	mux       *yamux.Session
-	transport *http.Transport
-	reg       *registry
-	log       *slog.Logger
+	id   string
+	max  int64
+	conn *wsconn.Conn
+	mux  *yamux.Session
+	reg  *registry
+	log  *slog.Logger
+
+	mu     sync.Mutex
+	idle   []*streamConn // streams between exchanges, oldest first
+	closed bool
 
 	active    atomic.Int64 // leases held
 	draining  atomic.Bool  // the agent sent GoAway or was replaced
@@ -45,34 +47,55 @@ func newSession(id string, maxStreams int, conn *wsconn.Conn, reg *registry, pin
 	if err != nil {
 		return nil, fmt.Errorf("start multiplexer: %w", err)
 	}
-	s := &session{id: id, max: int64(maxStreams), conn: conn, mux: mux, reg: reg, log: log}
-	s.transport = &http.Transport{
-		DialContext:         s.dial,
-		MaxIdleConnsPerHost: maxStreams,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-		// Wait for the agent's 100 Continue, which it relays from the
-		// internal API (its own wait is 1 s), so that a refused request's
-		// body is never sent.
-		ExpectContinueTimeout: 2 * time.Second,
-		// Uploads leave in yamux frames of this size; reads bypass the
-		// (default, 4 KiB) read buffer for the proxy's large copies.
-		WriteBufferSize: 16 << 10,
-	}
-	return s, nil
+	return &session{id: id, max: int64(maxStreams), conn: conn, mux: mux, reg: reg, log: log}, nil
 }
 
-// dial opens a stream to the agent.
-func (s *session) dial(ctx context.Context, _, _ string) (net.Conn, error) {
+// stream returns an idle stream, or opens one. It reports whether the
+// stream carried an exchange before.
+func (s *session) stream(ctx context.Context) (*streamConn, bool, error) {
+	s.mu.Lock()
+	if n := len(s.idle); n > 0 {
+		c := s.idle[n-1]
+		s.idle[n-1] = nil
+		s.idle = s.idle[:n-1]
+		s.mu.Unlock()
+		return c, true, nil
+	}
+	s.mu.Unlock()
 	st, err := s.mux.OpenStream()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := ctx.Err(); err != nil {
 		st.Close()
-		return nil, err
+		return nil, false, err
 	}
-	return st, nil
+	return newStreamConn(st), false, nil
+}
+
+// putIdle keeps c for the next exchange. The idle list is a stack: the
+// streams at its bottom are the ones idle longest, and those idle for
+// streamIdleTimeout are closed here.
+func (s *session) putIdle(c *streamConn) {
+	now := time.Now()
+	c.since = now
+	s.mu.Lock()
+	if s.closed || int64(len(s.idle)) >= s.max {
+		s.mu.Unlock()
+		c.st.Close()
+		return
+	}
+	var stale []*streamConn
+	for len(s.idle) > 0 && now.Sub(s.idle[0].since) > streamIdleTimeout {
+		stale = append(stale, s.idle[0])
+		s.idle[0] = nil
+		s.idle = s.idle[1:]
+	}
+	s.idle = append(s.idle, c)
+	s.mu.Unlock()
+	for _, c := range stale {
+		c.st.Close()
+	}
 }
 
 // tryAcquire takes a stream slot if one is free.
@@ -101,20 +124,37 @@ func (s *session) Release() {
 }
 
 // RoundTrip sends req, already aimed at the tunnel host by
-// proxyState.target, through a stream of this session.
+// proxyState.target, through a stream of this session. A request that
+// found its idle stream closed by the agent is sent once more on another.
 func (s *session) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := s.transport.RoundTrip(req)
-	if err == nil {
-		return resp, nil
+	for attempt := 0; ; attempt++ {
+		c, reused, err := s.stream(req.Context())
+		if err != nil {
+			return nil, s.mapError(req, err)
+		}
+		resp, retry, err := s.roundTrip(c, req)
+		if err == nil {
+			return resp, nil
+		}
+		if retry && reused && attempt == 0 && req.Context().Err() == nil {
+			continue
+		}
+		return nil, s.mapError(req, err)
+	}
+}
+
+func (s *session) mapError(req *http.Request, err error) error {
+	if cerr := req.Context().Err(); cerr != nil {
+		return cerr
 	}
 	switch {
 	case errors.Is(err, yamux.ErrRemoteGoAway):
 		s.draining.Store(true)
-		return nil, fmt.Errorf("agent %s: %w", s.id, ErrAgentDraining)
+		return fmt.Errorf("agent %s: %w", s.id, ErrAgentDraining)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return nil, err
+		return err
 	default:
-		return nil, fmt.Errorf("agent %s: %w: %v", s.id, ErrAgentLost, err)
+		return fmt.Errorf("agent %s: %w: %v", s.id, ErrAgentLost, err)
 	}
 }
 
@@ -144,6 +184,9 @@ func (s *session) close() {
 		s.draining.Store(true)
 		s.mux.Close()
 		s.conn.Close()
-		s.transport.CloseIdleConnections()
+		s.mu.Lock()
+		s.closed = true
+		s.idle = nil
+		s.mu.Unlock()
 	})
 }
