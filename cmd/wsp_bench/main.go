@@ -156,6 +156,15 @@ func bindFlags(fs *flag.FlagSet, cfg *bench.Config, out *outputs) {
 	fs.IntVar(&cfg.V1PoolIdle, "v1-pool-idle", cfg.V1PoolIdle, "v1 agent: poolidlesize")
 	fs.IntVar(&cfg.V1PoolMax, "v1-pool-max", cfg.V1PoolMax, "v1 agent: poolmaxsize")
 	fs.StringVar(&cfg.ProfileDir, "profile", "", "save CPU, allocation and mutex profiles of one more c=64 cell per tunnel into `dir` (servers and agents then run in wsp_bench's pprof roles)")
+	fs.Func("tunnel-env", "comma-separated KEY=VALUE `list` added to the environment of the servers and agents only (e.g. GOMAXPROCS=1)", func(s string) error {
+		for _, kv := range strings.Split(s, ",") {
+			if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+				return fmt.Errorf("%q is not KEY=VALUE", kv)
+			}
+			cfg.TunnelEnv = append(cfg.TunnelEnv, kv)
+		}
+		return nil
+	})
 	fs.StringVar(&out.json, "json", "", "write the results as JSON to `file`")
 	fs.StringVar(&out.chart, "chart", "", "draw the chart to `file` (.png or .svg)")
 	fs.BoolVar(&out.quiet, "quiet", false, "no progress lines on stderr")

@@ -74,9 +74,13 @@ func TestProfileMode(t *testing.T) {
 	defer cancel()
 	var stdout, stderr bytes.Buffer
 	args := []string{"-smoke", "-profile", profDir, "-concurrency", "1,4", "-warmup", "50ms", "-duration", "100ms",
-		"-transfer-size", "1MiB", "-soak-requests", "200", "-agents", "2", "-hol-concurrency", "2", "-settle", "50ms"}
+		"-transfer-size", "1MiB", "-soak-requests", "200", "-agents", "2", "-hol-concurrency", "2", "-settle", "50ms",
+		"-tunnel-env", "GOGC=200,GODEBUG=madvdontneed=1"}
 	if err := run(ctx, args, []string{os.Args[0]}, childEnv, &stdout, &stderr); err != nil {
 		t.Fatalf("profile run: %v\nprogress:\n%s", err, stderr.String())
+	}
+	if want := "Servers and agents ran with: GOGC=200 GODEBUG=madvdontneed=1."; !strings.Contains(stdout.String(), want) {
+		t.Errorf("table lacks %q:\n%s", want, stdout.String())
 	}
 	for _, tunnel := range []string{"v2", "v1"} {
 		for _, role := range []string{"server", "agent"} {
@@ -95,13 +99,16 @@ func TestFlagsAndHelp(t *testing.T) {
 	if err := run(context.Background(), []string{"-h"}, nil, nil, &stdout, &stderr); err != nil {
 		t.Fatal(err)
 	}
-	for _, flag := range []string{"-smoke", "-json", "-chart", "-agents", "-soak-requests", "-transfer-size", "-concurrency", "-profile"} {
+	for _, flag := range []string{"-smoke", "-json", "-chart", "-agents", "-soak-requests", "-transfer-size", "-concurrency", "-profile", "-tunnel-env"} {
 		if !strings.Contains(stderr.String(), flag) {
 			t.Errorf("-h does not document %s", flag)
 		}
 	}
 	if err := run(context.Background(), []string{"-transfer-size", "lots"}, nil, nil, &stdout, &stderr); err == nil {
 		t.Error("bad size accepted")
+	}
+	if err := run(context.Background(), []string{"-tunnel-env", "GOGC"}, nil, nil, &stdout, &stderr); err == nil {
+		t.Error("-tunnel-env without = accepted")
 	}
 	if err := run(context.Background(), []string{"-rounds", "0"}, []string{"x"}, nil, &stdout, &stderr); err == nil {
 		t.Error("zero rounds accepted")

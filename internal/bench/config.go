@@ -15,6 +15,7 @@ type Config struct {
 	SelfEnv              []string // extra environment for Self (e.g. to select the role in a test binary)
 	WorkDir              string   // binaries, configs and logs; "" means a new temporary directory, removed at the end
 	ProfileDir           string   // if set: run server and agent as Self roles and write pprof profiles of a c=64 cell here
+	TunnelEnv            []string // extra environment (KEY=VALUE) for the servers and agents only, e.g. GOMAXPROCS=1
 
 	// Small requests
 	Rounds      int   // interleaved rounds; figures are medians over rounds

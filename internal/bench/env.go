@@ -145,8 +145,10 @@ func (e *env) self(role string, args ...string) []string {
 	return append(append(argv, "-role", role), args...)
 }
 
-func (e *env) start(name string, argv []string) (*proc, error) {
-	p, err := startProc(e.dir, name, argv, e.cfg.SelfEnv)
+// start runs argv as process name with SelfEnv and extra in its
+// environment.
+func (e *env) start(name string, argv []string, extra ...string) (*proc, error) {
+	p, err := startProc(e.dir, name, argv, append(append([]string(nil), e.cfg.SelfEnv...), extra...))
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +175,7 @@ func (e *env) startServer(ctx context.Context, name string) (p *proc, addr, ppro
 		}
 		argv = e.self(RoleServer, "-config", cfgPath, "-pprof", pprofAddr)
 	}
-	if p, err = e.start(name, argv); err != nil {
+	if p, err = e.start(name, argv, e.cfg.TunnelEnv...); err != nil {
 		return nil, "", "", err
 	}
 	return p, addr, pprofAddr, waitOK(ctx, p, "http://"+addr+"/status", "", readyTimeout)
@@ -198,7 +200,7 @@ func (e *env) startTunnel(ctx context.Context, proto, apiAddr string) (*tunnel, 
 		}
 		argv = e.self(RoleAgent, "-config", cfgPath, "-pprof", t.pprofAgt)
 	}
-	if t.agent, err = e.start("agent-"+proto, argv); err != nil {
+	if t.agent, err = e.start("agent-"+proto, argv, e.cfg.TunnelEnv...); err != nil {
 		return nil, err
 	}
 	if err := waitOK(ctx, t.agent, "http://"+t.addr+"/request", "http://"+apiAddr+"/hello", readyTimeout); err != nil {

@@ -27,6 +27,7 @@ type Meta struct {
 	SlowRate      int64    `json:"slow_reader_bytes_per_s"`
 	SoakRequests  int64    `json:"soak_requests"`
 	Agents        int      `json:"agents"`
+	TunnelEnv     []string `json:"tunnel_env,omitempty"`
 	Notes         []string `json:"notes,omitempty"`
 }
 
@@ -50,6 +51,7 @@ func newMeta(cfg Config) Meta {
 		SlowRate:      cfg.SlowRate,
 		SoakRequests:  cfg.SoakRequests,
 		Agents:        cfg.Agents,
+		TunnelEnv:     cfg.TunnelEnv,
 	}
 }
 

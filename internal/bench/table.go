@@ -37,6 +37,9 @@ func (r *Results) WriteTable(w io.Writer) error {
 	fmt.Fprintln(w, "Medians of", r.Meta.Rounds, "interleaved rounds; ratios are medians of the per-round ratios.")
 	fmt.Fprintln(w, "Load generator:", r.Meta.LoadGenerator+".")
 	fmt.Fprintf(w, "Machine: %d CPUs (%s), load average before %q, after %q.\n", r.Meta.NumCPU, r.Meta.CPU, r.Meta.LoadAvgBefore, r.Meta.LoadAvgAfter)
+	if len(r.Meta.TunnelEnv) > 0 {
+		fmt.Fprintln(w, "Servers and agents ran with:", strings.Join(r.Meta.TunnelEnv, " ")+".")
+	}
 	for _, n := range r.Meta.Notes {
 		fmt.Fprintln(w, "Note:", n)
 	}
