@@ -43,15 +43,12 @@ type Agent struct {
 
 // New returns an Agent for cfg. A nil logger discards logs.
 func New(cfg config.Agent, log *slog.Logger) (*Agent, error) {
-	if err := cfg.Validate(); err != nil {
+	set, err := config.Prepare(&cfg)
+	if err != nil {
 		return nil, err
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
-	}
-	set, err := cfg.Rules()
-	if err != nil {
-		return nil, err
 	}
 	a := &Agent{cfg: cfg, log: log.With("agent", cfg.ID), connected: make(chan struct{})}
 	a.handler = newHandler(cfg, set, a.log)

@@ -33,15 +33,12 @@ type Server struct {
 
 // New returns a Server for cfg. A nil logger discards logs.
 func New(cfg config.Server, log *slog.Logger) (*Server, error) {
-	if err := cfg.Validate(); err != nil {
+	set, err := config.Prepare(&cfg)
+	if err != nil {
 		return nil, err
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
-	}
-	set, err := cfg.Rules()
-	if err != nil {
-		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, rules: set, reg: newRegistry(log)}
 	s.upgrader = websocket.Upgrader{

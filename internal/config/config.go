@@ -193,6 +193,21 @@ func (c *Agent) Rules() (*rules.Set, error) {
 	return rules.Compile(c.Blacklist, c.Whitelist)
 }
 
+// Checked is a Server or Agent configuration.
+type Checked interface {
+	Validate() error
+	Rules() (*rules.Set, error)
+}
+
+// Prepare validates c and returns its compiled rules: what a server or an
+// agent does before it starts.
+func Prepare(c Checked) (*rules.Set, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c.Rules()
+}
+
 // logLevels are the values of the loglevel key.
 var logLevels = []string{"debug", "info", "warn", "error"}
 

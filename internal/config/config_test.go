@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -252,5 +253,23 @@ func TestRules(t *testing.T) {
 	agent.Whitelist = []rules.Rule{{URL: "("}}
 	if _, err := agent.Rules(); err == nil {
 		t.Error("agent.Rules() with a bad regex: want error")
+	}
+}
+
+func TestPrepare(t *testing.T) {
+	s := DefaultServer()
+	s.Blacklist = []rules.Rule{{Method: "GET", URL: "^http://internal/"}}
+	set, err := Prepare(&s)
+	if err != nil || set == nil {
+		t.Fatalf("valid server config: set %v, err %v", set, err)
+	}
+	u, _ := rules.ParseDestination("http://internal/x")
+	if err := set.Check("GET", u, nil); !errors.Is(err, rules.ErrForbidden) {
+		t.Fatalf("compiled blacklist let GET http://internal/x through: %v", err)
+	}
+	a := DefaultAgent()
+	a.MaxStreams = 0
+	if _, err := Prepare(&a); err == nil || !strings.Contains(err.Error(), "maxstreams") {
+		t.Fatalf("agent config with maxstreams 0: err %v, want one naming maxstreams", err)
 	}
 }
