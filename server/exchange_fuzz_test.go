@@ -11,9 +11,9 @@ import (
 )
 
 // FuzzExchangeResponse sends whatever an agent could write on a stream
-// as the answer to a GET. RoundTrip must return, never panic, and a response
-// it accepts must have a body that ends, with EOF only if the agent's
-// bytes held all of it.
+// as the answer to a GET. RoundTrip must return without panicking, and
+// the body of a response it accepts must end and never hold more bytes
+// than the agent sent.
 func FuzzExchangeResponse(f *testing.F) {
 	for _, seed := range []string{
 		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
