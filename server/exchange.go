@@ -63,6 +63,19 @@ func newStreamConn(st *yamux.Stream) *streamConn {
 	return c
 }
 
+// usable reports whether an idle stream can carry another exchange: the
+// agent has not closed or reset it, and has sent nothing unasked. An agent
+// closes its idle streams when it shuts down; without this check a request
+// that is not safe to repeat could meet such a stream and fail.
+func (c *streamConn) usable() bool {
+	if c.st.SetReadDeadline(aLongTimeAgo) != nil {
+		return false
+	}
+	var b [1]byte
+	n, err := c.st.Read(b[:])
+	return n == 0 && errors.Is(err, yamux.ErrTimeout) && c.st.SetReadDeadline(time.Time{}) == nil
+}
+
 // limited reads from r, failing once n bytes are read; n < 0 is no limit.
 type limited struct {
 	r io.Reader
@@ -252,19 +265,27 @@ func (x *exchange) finish(clean bool) {
 	x.abort()
 }
 
-// responseBody hands the stream back when the body ends.
+// responseBody hands the stream back when the body ends. Like the bodies
+// of http.Transport it is read by one goroutine at a time.
 type responseBody struct {
 	x    *exchange
 	body io.ReadCloser
+	eof  bool
 }
 
+var errBodyClosed = errors.New("read on a closed response body")
+
 func (b *responseBody) Read(p []byte) (int, error) {
+	if b.eof {
+		return 0, io.EOF
+	}
 	if b.x.done {
-		return 0, errors.New("read on a closed response body")
+		return 0, errBodyClosed
 	}
 	n, err := b.body.Read(p)
 	if err != nil {
 		if err == io.EOF {
+			b.eof = true
 			b.x.finish(true)
 		} else {
 			if ctx := b.x.req.Context(); ctx.Err() != nil {

@@ -103,6 +103,38 @@ func TestExchangeReusesStream(t *testing.T) {
 	}
 }
 
+func TestExchangeBodyAfterEOFAndClose(t *testing.T) {
+	s, _ := pipeSession(t, answerEach("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false))
+	resp, err := s.RoundTrip(tunnelRequest(t, context.Background(), http.MethodGet, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := io.ReadAll(resp.Body); err != nil || string(b) != "ok" {
+		t.Fatalf("body %q, err %v", b, err)
+	}
+	if n, err := resp.Body.Read(make([]byte, 8)); n != 0 || err != io.EOF {
+		t.Fatalf("read after EOF: %d, %v; want 0, io.EOF", n, err)
+	}
+	// The stream is back in the idle list: the next request uses it while
+	// the old body stays ended.
+	if body, err := get(t, s, http.MethodGet, nil); err != nil || body != "ok" {
+		t.Fatalf("next GET: body %q, err %v", body, err)
+	}
+	if n, err := resp.Body.Read(make([]byte, 8)); n != 0 || err != io.EOF {
+		t.Fatalf("old body after reuse: %d, %v; want 0, io.EOF", n, err)
+	}
+	resp.Body.Close()
+
+	resp, err = s.RoundTrip(tunnelRequest(t, context.Background(), http.MethodGet, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if _, err := resp.Body.Read(make([]byte, 8)); !errors.Is(err, errBodyClosed) {
+		t.Fatalf("read after Close: %v, want errBodyClosed", err)
+	}
+}
+
 func TestExchangeCloseDelimitedBodyIsNotReused(t *testing.T) {
 	s, streams := pipeSession(t, answerEach("HTTP/1.1 200 OK\r\n\r\nuntil-eof", true))
 	for i := range 2 {
@@ -129,16 +161,52 @@ func TestExchangeRetriesIdleStreamClosedByAgent(t *testing.T) {
 	if n := streams.Load(); n < 3 {
 		t.Fatalf("streams = %d, want at least 3", n)
 	}
-	// A request with a body is not sent twice: it fails if it meets a
-	// stream the agent closed, and succeeds on a fresh one.
-	for i := range 4 {
-		body, err := get(t, s, http.MethodPost, strings.NewReader("data"))
-		if err != nil && !errors.Is(err, ErrAgentLost) {
-			t.Fatalf("POST %d: %v, want success or ErrAgentLost", i, err)
+}
+
+func TestExchangeSkipsIdleStreamClosedByAgent(t *testing.T) {
+	s, streams := pipeSession(t, answerEach("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", true))
+	if body, err := get(t, s, http.MethodGet, nil); err != nil || body != "ok" {
+		t.Fatalf("GET: body %q, err %v", body, err)
+	}
+	// Wait until the agent's close of the idle stream has arrived.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.mu.Lock()
+		c := s.idle[len(s.idle)-1]
+		s.mu.Unlock()
+		if !c.usable() {
+			break
 		}
-		if err == nil && body != "ok" {
-			t.Fatalf("POST %d: body %q", i, body)
+		if time.Now().After(deadline) {
+			t.Fatal("the idle stream still looks usable 10 s after the agent closed it")
 		}
+		time.Sleep(time.Millisecond)
+	}
+	// A POST must not be sent on it (it could not be sent again): it goes
+	// to a fresh stream and succeeds.
+	if body, err := get(t, s, http.MethodPost, strings.NewReader("data")); err != nil || body != "ok" {
+		t.Fatalf("POST: body %q, err %v", body, err)
+	}
+	if n := streams.Load(); n != 2 {
+		t.Fatalf("streams = %d, want 2", n)
+	}
+}
+
+func TestExchangeIdleStreamStaysUsable(t *testing.T) {
+	s, _ := pipeSession(t, answerEach("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false))
+	if _, err := get(t, s, http.MethodGet, nil); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	c := s.idle[len(s.idle)-1]
+	s.mu.Unlock()
+	for i := range 3 {
+		if !c.usable() {
+			t.Fatalf("check %d: a healthy idle stream looks unusable", i)
+		}
+	}
+	if body, err := get(t, s, http.MethodGet, nil); err != nil || body != "ok" {
+		t.Fatalf("GET after the checks: body %q, err %v", body, err)
 	}
 }
 

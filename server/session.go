@@ -53,15 +53,22 @@ func newSession(id string, maxStreams int, conn *wsconn.Conn, reg *registry, pin
 // stream returns an idle stream, or opens one. It reports whether the
 // stream carried an exchange before.
 func (s *session) stream(ctx context.Context) (*streamConn, bool, error) {
-	s.mu.Lock()
-	if n := len(s.idle); n > 0 {
+	for {
+		s.mu.Lock()
+		n := len(s.idle)
+		if n == 0 {
+			s.mu.Unlock()
+			break
+		}
 		c := s.idle[n-1]
 		s.idle[n-1] = nil
 		s.idle = s.idle[:n-1]
 		s.mu.Unlock()
-		return c, true, nil
+		if c.usable() {
+			return c, true, nil
+		}
+		c.st.Close()
 	}
-	s.mu.Unlock()
 	st, err := s.mux.OpenStream()
 	if err != nil {
 		return nil, false, err

@@ -40,6 +40,7 @@ func withRole(name string, f func(ctx context.Context)) {
 type inProcess struct {
 	addr    string // where clients connect
 	request []byte // small GET /hello along the path
+	post    []byte // small POST /echo along the path
 }
 
 func startInProcess(b *testing.B, proto string) *inProcess {
@@ -49,7 +50,7 @@ func startInProcess(b *testing.B, proto string) *inProcess {
 	b.Cleanup(api.Close)
 	apiAddr := api.Listener.Addr().String()
 	if proto == PathDirect {
-		return &inProcess{addr: apiAddr, request: getRequest(apiAddr, "/hello", "")}
+		return &inProcess{addr: apiAddr, request: getRequest(apiAddr, "/hello", ""), post: postRequest(apiAddr, "/echo", "")}
 	}
 	core, err := server.New(config.DefaultServer(), nil)
 	if err != nil {
@@ -79,7 +80,8 @@ func startInProcess(b *testing.B, proto string) *inProcess {
 		b.Fatal(err)
 	}
 	srvAddr := pub.Listener.Addr().String()
-	return &inProcess{addr: srvAddr, request: getRequest(srvAddr, "/request", "http://"+apiAddr+"/hello")}
+	return &inProcess{addr: srvAddr, request: getRequest(srvAddr, "/request", "http://"+apiAddr+"/hello"),
+		post: postRequest(srvAddr, "/request", "http://"+apiAddr+"/echo")}
 }
 
 // BenchmarkTunnelGet is a small GET directly and through an in-process
@@ -97,13 +99,37 @@ func BenchmarkTunnelGet(b *testing.B) {
 	}
 }
 
-func benchGets(b *testing.B, p *inProcess, c int) {
+// BenchmarkTunnelPost is BenchmarkTunnelGet with a small POST (a 16-byte
+// body echoed back): a request the server may not send twice.
+func BenchmarkTunnelPost(b *testing.B) {
+	for _, proto := range []string{PathDirect, PathV2} {
+		for _, c := range []int{1, 64} {
+			b.Run(fmt.Sprintf("%s/c=%d", proto, c), func(b *testing.B) {
+				p := startInProcess(b, proto)
+				benchRequests(b, p.addr, p.post, c)
+			})
+		}
+	}
+}
+
+// postRequest is a POST of a 16-byte body, like getRequest.
+func postRequest(host, path, destination string) []byte {
+	get := string(getRequest(host, path, destination))
+	const body = "0123456789abcdef"
+	return []byte("POST" + strings.TrimPrefix(strings.TrimSuffix(get, "\r\n"), "GET") +
+		fmt.Sprintf("Content-Length: %d\r\n\r\n%s", len(body), body))
+}
+
+func benchGets(b *testing.B, p *inProcess, c int) { benchRequests(b, p.addr, p.request, c) }
+
+// benchRequests sends request over c keep-alive connections to addr.
+func benchRequests(b *testing.B, addr string, request []byte, c int) {
 	// warm the path (streams, pooled connections) before the clock runs
-	if _, err := RunLoad(context.Background(), Load{Addr: p.addr, Request: p.request, Concurrency: c, MaxRequests: int64(4 * c)}); err != nil {
+	if _, err := RunLoad(context.Background(), Load{Addr: addr, Request: request, Concurrency: c, MaxRequests: int64(4 * c)}); err != nil {
 		b.Fatal(err)
 	}
 	get := func(conn *Conn) bool {
-		status, keep, err := conn.Do(p.request)
+		status, keep, err := conn.Do(request)
 		if err != nil || status != http.StatusOK || !keep {
 			b.Errorf("status %d keep %v: %v", status, keep, err)
 			return false
@@ -112,7 +138,7 @@ func benchGets(b *testing.B, p *inProcess, c int) {
 	}
 	dial := func() *Conn {
 		pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("role", "client")))
-		conn, err := dialConn(p.addr, dialTimeout)
+		conn, err := dialConn(addr, dialTimeout)
 		if err != nil {
 			b.Error(err)
 		}
