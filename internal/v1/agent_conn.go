@@ -91,6 +91,12 @@ func (ac *agentConn) serve(m message) (chan message, error) {
 	if !ac.callHandler(rw, req) {
 		return nil, errHandlerAborted
 	}
+	if ac.ctx.Err() != nil {
+		// The connection closed or the shutdown grace ended while the
+		// handler ran, so what it wrote may be cut short (a cancelled proxy
+		// writes nothing at all). Never finish it as a complete answer.
+		return nil, fmt.Errorf("%w: cut off by shutdown", errHandlerAborted)
+	}
 	next := ac.c.expect() // armed before our last frame can reach the server
 	return next, ac.finish(rw, body)
 }

@@ -1,6 +1,7 @@
 package v1
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -341,5 +342,34 @@ func TestAgentWriterErrors(t *testing.T) {
 				t.Errorf("%s: Write error %v, want %v", tt.path, err, tt.err)
 			}
 		}
+	}
+}
+
+// TestAgentShutdownCutNeverLooksComplete: a handler cut off by the end of
+// the shutdown grace returns without writing (as a cancelled proxy does);
+// the server must not get that as a complete, empty 200.
+func TestAgentShutdownCutNeverLooksComplete(t *testing.T) {
+	srv := newWSServer(t)
+	started := make(chan struct{})
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-r.Context().Done()
+	})
+	cfg := AgentConfig{ID: "agent-1", Dial: srv.dial, IdleSize: 1, MaxSize: 1, Handler: handler, Logger: slogDiscard()}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- RunAgent(ctx, cfg, nil) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("RunAgent returned %v", err)
+		}
+	}()
+	ws := acceptAgent(t, srv)
+	sendRequest(t, ws, get("http://api.internal/"), "")
+	<-started
+	cancel() // ShutdownTimeout 0: the exchange is cut at once
+	if head, body, err := readResponse(t, ws); err == nil {
+		t.Fatalf("the server got a complete answer: %s %q", head, body)
 	}
 }
