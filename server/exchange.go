@@ -125,7 +125,7 @@ func (s *session) roundTrip(c *streamConn, req *http.Request) (resp *http.Respon
 	if req.Body == nil || req.Body == http.NoBody {
 		if err := x.write(nil); err != nil {
 			x.finish(false)
-			return nil, true, err
+			return nil, idempotent(req.Method), err
 		}
 	} else {
 		var body io.ReadCloser = req.Body
@@ -134,7 +134,14 @@ func (s *session) roundTrip(c *streamConn, req *http.Request) (resp *http.Respon
 			body = &gatedBody{ReadCloser: req.Body, gate: x.gate}
 		}
 		x.wrote = make(chan error, 1)
-		go func() { x.wrote <- x.write(body) }()
+		go func() {
+			err := x.write(body)
+			x.wrote <- err // before the abort below wakes the reader
+			if err != nil && !errors.Is(err, errBodySkipped) {
+				// A request cut short must not look complete: end the stream.
+				x.abort()
+			}
+		}()
 	}
 
 	resp, err = x.readResponse()
@@ -184,10 +191,6 @@ func (x *exchange) write(body io.ReadCloser) error {
 	err := req.Write(bw)
 	if err == nil {
 		err = bw.Flush()
-	}
-	if err != nil && !errors.Is(err, errBodySkipped) {
-		// A request cut short must not look complete: end the stream.
-		x.abort()
 	}
 	return err
 }

@@ -287,8 +287,8 @@ func TestExchangeUploadCutShortEndsStream(t *testing.T) {
 	})
 	req := tunnelRequest(t, context.Background(), http.MethodPost, io.MultiReader(strings.NewReader("1234"), errReader{}))
 	req.ContentLength = 10
-	if _, err := s.RoundTrip(req); err == nil {
-		t.Fatal("RoundTrip succeeded with a broken request body")
+	if _, err := s.RoundTrip(req); err == nil || !strings.Contains(err.Error(), "application went away") {
+		t.Fatalf("RoundTrip: %v, want the request body's error", err)
 	}
 	select {
 	case err := <-seen:
