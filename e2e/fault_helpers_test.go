@@ -141,3 +141,20 @@ func worstFailure(t *testing.T, results []<-chan outcome, since time.Time, wait 
 	}
 	return worst
 }
+
+// worstCancel waits up to wait for each API request in held to end, and
+// returns the latest end after since. An API request still running fails
+// the test: the tunnel did not cancel it after cause.
+func worstCancel(t *testing.T, held []*record, since time.Time, wait time.Duration, cause string) time.Duration {
+	t.Helper()
+	var worst time.Duration
+	for _, rec := range held {
+		select {
+		case <-rec.ended:
+			worst = max(worst, rec.EndedAt().Sub(since))
+		case <-time.After(wait):
+			t.Fatalf("the API still runs %s %v after %s", rec.RequestURI, wait, cause)
+		}
+	}
+	return worst
+}

@@ -78,15 +78,7 @@ func checkStallDetectedV2(t *testing.T, results []<-chan outcome, held []*record
 	t.Helper()
 	const slack = 400 * time.Millisecond // scheduling, with the server under -race
 	worst := worstFailure(t, results, stalledAt, 5*time.Second, "the path stalled")
-	var apiWorst time.Duration
-	for _, rec := range held {
-		select {
-		case <-rec.ended:
-			apiWorst = max(apiWorst, rec.EndedAt().Sub(stalledAt))
-		case <-time.After(5 * time.Second):
-			t.Fatalf("the API still runs %s 5 s into the stall", rec.RequestURI)
-		}
-	}
+	apiWorst := worstCancel(t, held, stalledAt, 5*time.Second, "the path stalled")
 	t.Logf("v2: stall noticed, requests in flight failed within %v, API requests cancelled within %v (2 pings = %v)",
 		worst.Round(time.Millisecond), apiWorst.Round(time.Millisecond), bound)
 	if worst > bound+slack || apiWorst > bound+slack {
