@@ -129,10 +129,10 @@ func (l *streamListener) Close() error {
 
 func (l *streamListener) Addr() net.Addr { return l.mux.Addr() }
 
-// freshStreams tracks the streams that have not carried a request yet. The
-// server's transport may open a stream and then keep it unused; on
-// shutdown such streams are closed at once, where http.Server.Shutdown
-// would wait 5 s for each to show a request.
+// freshStreams tracks the streams that have not carried a request yet. A
+// server may open a stream and keep it unused (ours did while it used an
+// http.Transport); on shutdown such streams are closed at once, where
+// http.Server.Shutdown would wait 5 s for each to show a request.
 type freshStreams struct {
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}

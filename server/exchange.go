@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
+	"strings"
 	"sync"
 	"time"
 
@@ -123,7 +124,7 @@ func (s *session) roundTrip(c *streamConn, req *http.Request) (resp *http.Respon
 	x.br.Reset(&c.head)
 
 	if req.Body == nil || req.Body == http.NoBody {
-		if err := x.write(nil); err != nil {
+		if err := x.write(req.Body); err != nil {
 			x.finish(false)
 			return nil, idempotent(req.Method), err
 		}
@@ -173,8 +174,8 @@ func (s *session) roundTrip(c *streamConn, req *http.Request) (resp *http.Respon
 	return resp, false, nil
 }
 
-// write sends the request head and, if body is not nil, the body through a
-// pooled buffer.
+// write sends the request with body as its body (the request's own, or
+// the same held back by a continueGate) through a pooled buffer.
 func (x *exchange) write(body io.ReadCloser) error {
 	req := x.req
 	if body != req.Body {
@@ -337,7 +338,7 @@ func idempotent(method string) bool {
 
 func expectsContinue(req *http.Request) bool {
 	for _, v := range req.Header["Expect"] {
-		if textproto.TrimString(v) == "100-continue" || http.CanonicalHeaderKey(v) == "100-Continue" {
+		if strings.EqualFold(textproto.TrimString(v), "100-continue") {
 			return true
 		}
 	}

@@ -303,3 +303,13 @@ func TestExchangeUploadCutShortEndsStream(t *testing.T) {
 type errReader struct{}
 
 func (errReader) Read([]byte) (int, error) { return 0, errors.New("application went away") }
+
+func TestExpectsContinue(t *testing.T) {
+	for v, want := range map[string]bool{"100-continue": true, " 100-Continue ": true, "100-CONTINUE": true, "": false, "100-continue-later": false} {
+		req := tunnelRequest(t, context.Background(), http.MethodPost, nil)
+		req.Header["Expect"] = []string{v}
+		if got := expectsContinue(req); got != want {
+			t.Errorf("Expect %q: %v, want %v", v, got, want)
+		}
+	}
+}

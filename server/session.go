@@ -21,8 +21,9 @@ import (
 // X-Proxy-Destination.
 const tunnelHost = "wsp-agent"
 
-// session is one v2 agent connection: a yamux session over a WebSocket,
-// on which the server opens one stream per HTTP connection.
+// session is one v2 agent connection: a yamux session over a WebSocket.
+// Each stream carries one exchange at a time (exchange.go); between
+// exchanges it waits on the idle stack.
 type session struct {
 	// static after construction
 	id   string
@@ -32,7 +33,7 @@ type session struct {
 	reg  *registry
 	log  *slog.Logger
 
-	mu     sync.Mutex
+	mu     sync.Mutex    // guards idle and closed
 	idle   []*streamConn // streams between exchanges, oldest first
 	closed bool
 
@@ -154,15 +155,11 @@ func (s *session) mapError(req *http.Request, err error) error {
 	if cerr := req.Context().Err(); cerr != nil {
 		return cerr
 	}
-	switch {
-	case errors.Is(err, yamux.ErrRemoteGoAway):
+	if errors.Is(err, yamux.ErrRemoteGoAway) {
 		s.draining.Store(true)
 		return fmt.Errorf("agent %s: %w", s.id, ErrAgentDraining)
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return err
-	default:
-		return fmt.Errorf("agent %s: %w: %v", s.id, ErrAgentLost, err)
 	}
+	return fmt.Errorf("agent %s: %w: %v", s.id, ErrAgentLost, err)
 }
 
 // run waits for the session to end, then unregisters it.

@@ -93,7 +93,7 @@ func BenchmarkTunnelGet(b *testing.B) {
 		for _, c := range []int{1, 64} {
 			b.Run(fmt.Sprintf("%s/c=%d", proto, c), func(b *testing.B) {
 				p := startInProcess(b, proto)
-				benchGets(b, p, c)
+				benchRequests(b, p.addr, p.request, c)
 			})
 		}
 	}
@@ -119,8 +119,6 @@ func postRequest(host, path, destination string) []byte {
 	return []byte("POST" + strings.TrimPrefix(strings.TrimSuffix(get, "\r\n"), "GET") +
 		fmt.Sprintf("Content-Length: %d\r\n\r\n%s", len(body), body))
 }
-
-func benchGets(b *testing.B, p *inProcess, c int) { benchRequests(b, p.addr, p.request, c) }
 
 // benchRequests sends request over c keep-alive connections to addr.
 func benchRequests(b *testing.B, addr string, request []byte, c int) {

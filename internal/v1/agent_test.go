@@ -1,7 +1,6 @@
 package v1
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -355,20 +354,11 @@ func TestAgentShutdownCutNeverLooksComplete(t *testing.T) {
 		close(started)
 		<-r.Context().Done()
 	})
-	cfg := AgentConfig{ID: "agent-1", Dial: srv.dial, IdleSize: 1, MaxSize: 1, Handler: handler, Logger: slogDiscard()}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- RunAgent(ctx, cfg, nil) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("RunAgent returned %v", err)
-		}
-	}()
+	stop := startAgent(t, AgentConfig{ID: "agent-1", Dial: srv.dial, IdleSize: 1, MaxSize: 1, Handler: handler, Logger: slogDiscard()})
 	ws := acceptAgent(t, srv)
 	sendRequest(t, ws, get("http://api.internal/"), "")
 	<-started
-	cancel() // ShutdownTimeout 0: the exchange is cut at once
+	stop() // ShutdownTimeout 0: the exchange is cut at once
 	if head, body, err := readResponse(t, ws); err == nil {
 		t.Fatalf("the server got a complete answer: %s %q", head, body)
 	}

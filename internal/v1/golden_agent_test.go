@@ -104,7 +104,7 @@ func TestGoldenAgent(t *testing.T) {
 }
 
 // startAgent runs RunAgent until the end of the test.
-func startAgent(t *testing.T, cfg AgentConfig) {
+func startAgent(t *testing.T, cfg AgentConfig) context.CancelFunc {
 	if cfg.Logger == nil {
 		cfg.Logger = testLogger(t)
 	}
@@ -117,6 +117,7 @@ func startAgent(t *testing.T, cfg AgentConfig) {
 			t.Errorf("RunAgent returned %v", err)
 		}
 	})
+	return cancel
 }
 
 // acceptAgent accepts the agent's next connection and checks its greeting

@@ -2,7 +2,6 @@ package v1
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"io"
 	"math/rand/v2"
@@ -50,18 +49,7 @@ func newTunnel(t *testing.T, handler http.Handler, cfg AgentConfig) *tunnel {
 	if cfg.ID == "" {
 		cfg.ID = "agent-1"
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = testLogger(t)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- RunAgent(ctx, cfg, nil) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("RunAgent: %v", err)
-		}
-	})
+	startAgent(t, cfg)
 	eventually(t, "the agent to connect", func() bool { return pool.Idle() > 0 })
 	return tn
 }
